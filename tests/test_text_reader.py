@@ -511,7 +511,6 @@ _PIECES = (list("abcdefghijklmnopqrstuvwxyz ABCDEFGHIJKLMNOPQRSTUVWXYZ.,;:?!-/()
 
 
 @settings(max_examples=300, deadline=None)
-@settings(deadline=None)  # CPU-bound CI machines are slow at times; speed is measured in benchmarks/
 @given(st.one_of(st.text(max_size=200),
                  st.lists(st.sampled_from(_PIECES), max_size=80).map("".join)))
 def test_arbitrary_text_never_raises_and_spans_index_the_input(text):
