@@ -34,6 +34,11 @@ class UsageError(Exception):
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["synth"]:  # the generator owns its own options (and --help)
+        from .synth.__main__ import main as synth_main
+
+        return synth_main(argv[1:])
     parser = _parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
@@ -93,10 +98,7 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--no-progress", action="store_true")
     e.set_defaults(func=cmd_evaluate)
 
-    g = sub.add_parser("synth", help="generate labelled synthetic calf radiographs",
-                       add_help=False)
-    g.add_argument("rest", nargs=argparse.REMAINDER)
-    g.set_defaults(func=cmd_synth)
+    sub.add_parser("synth", help="generate labelled synthetic calf radiographs (see 'radassist synth --help')")
 
     r = sub.add_parser("rules", help="validate a rules file and run its golden cases")
     r.add_argument("path", nargs="?", metavar="FILE", help="default: algorithms/calf_calcification.yaml")
@@ -200,7 +202,7 @@ def _report_text(report: Optional[str]) -> tuple[Optional[str], Optional[str]]:
 
 
 # --------------------------------------------------------------------------
-# schema, rules, evaluate, synth
+# schema, rules, evaluate
 # --------------------------------------------------------------------------
 
 
@@ -236,12 +238,6 @@ def cmd_evaluate(args) -> int:
     if args.json:
         Path(args.json).write_text(json.dumps(report, indent=2))
     return 0
-
-
-def cmd_synth(args) -> int:
-    from .synth.__main__ import main as synth_main
-
-    return synth_main(args.rest)
 
 
 if __name__ == "__main__":  # pragma: no cover
