@@ -121,7 +121,7 @@ def format_text(result: AnalysisResult) -> str:
             alts = ", ".join(f"{k} {v:.2f}" for k, v in list(c.alternatives.items())[:2])
             lines.append(
                 f"  #{c.id} {c.pattern} (confidence {c.confidence:.2f}; next: {alts or 'none'}), "
-                f"{_size(c.size_mm, c.size_px)}, {c.lesion_count} foci, at row {c.centroid_px[0]:.0f} col {c.centroid_px[1]:.0f}"
+                f"{_size(c.size_mm, c.size_px)}, {c.lesion_count} {'focus' if c.lesion_count == 1 else 'foci'}, at row {c.centroid_px[0]:.0f} col {c.centroid_px[1]:.0f}"
             )
         for m in img.masses:
             lines.append(f"  mass {m.id}: {_size(m.size_mm, m.size_px)} (confidence {m.confidence:.2f})")

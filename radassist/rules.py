@@ -495,11 +495,9 @@ class _Trace:
         phrases = []
         for concept, status, spans in self.text:
             label = concept.replace("_", " ")
-            if spans:
-                quoted = ", ".join(f'"{e.text}"' for e in _unique_spans(spans)[:3])
-                phrases.append(f"{quoted} ({label}: {status})")
-            else:
-                phrases.append(f"{label}: {status}")
+            quoted = [f'"{e.text}"' + (f' with cue "{e.cue}"' if e.cue and e.cue != e.text else "")
+                      for e in _unique_spans(spans)[:3]]
+            phrases.append(f"{label}, {status}" + (": " + ", ".join(quoted) if quoted else ""))
         return "; ".join(phrases)
 
     def evidence(self) -> list[Evidence]:
