@@ -1,0 +1,471 @@
+"""Orchestration: from dense-bright pixels to :class:`~radassist.model.ImageFindings`.
+
+Stages (each timed in ``timings`` when given, milliseconds):
+
+``segment``
+    Block-mean the image to the detection grid (≈0.25 mm) and the
+    segmentation grid (≈1 mm); find collimation, the leg, bone and markers;
+    decide whether this is a lower leg at all.
+``detect``
+    Candidate dense foci in the soft tissue (:mod:`.detect`).
+``measure``
+    Per-focus features, clusters and their features (:mod:`.measure`, :mod:`.cluster`).
+``masses``
+    Soft-tissue masses and where each cluster sits in them (:mod:`.masses`).
+``classify``
+    Pattern, confidence and alternatives per cluster (:mod:`.classify`).
+"""
+
+from __future__ import annotations
+
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import ndimage as ndi
+from scipy.spatial import ConvexHull, QhullError
+
+from radassist.model import PATTERN_SIGNIFICANCE, Cluster, ImageFindings, Mass
+
+from . import artefacts, classify, cluster, detect, legcheck, masses, measure, segment
+from .grids import block_mean, grid_factor
+from .morph import grow, shrink
+
+#: Target spacing of the detection grid.
+DETECTION_GRID_MM = 0.25
+#: Target spacing of the segmentation grid.
+SEGMENTATION_GRID_MM = 1.0
+#: Provisional field of view (mm along the longer image side) used to pick
+#: grids before the anatomy has given a scale, when the file has no spacing.
+PROVISIONAL_FIELD_MM = 400.0
+#: Anatomical references for the working scale when the file has no spacing.
+REFERENCE_TIBIA_WIDTH_MM = 24.0
+REFERENCE_LEG_WIDTH_MM = 100.0
+#: A long-bone piece wider than this multiple of the reference tibia (at the
+#: provisional scale) is two bones merged and gives no scale.
+MAX_SINGLE_SHAFT_RATIO = 1.4
+#: Field of view (mm along the longer side) a calf film can have; an anatomical
+#: scale implying anything else means the anatomy is not a calf.
+PLAUSIBLE_FIELD_MM = (120.0, 900.0)
+#: Re-run segmentation when the anatomical scale differs this much from the provisional one.
+RESCALE_TOLERANCE = 0.25
+#: Soft-tissue margins where no focus is looked for.
+SKIN_MARGIN_MM = 5.0
+BONE_MARGIN_MM = 1.5
+FIELD_MARGIN_MM = 2.0
+IMAGE_BORDER_MM = 3.0
+#: A cluster's reported extent is that of its foci at this fraction of their peaks.
+CORE_LEVEL = 0.3
+#: Largest number of points in a reported outline polygon.
+MAX_CONTOUR_POINTS = 64
+#: Whether soft-tissue masses are looked for on their own, away from any
+#: calcification. Off: on generated studies the standalone detector found
+#: ~1 in 4 true masses at ~4 false masses per true one (the soft-tissue
+#: reference cannot follow the anatomy well enough); a mass is only reported
+#: around a calcification, where knowing where to look makes it reliable enough.
+MASSES_WITHOUT_CALCIFICATION = False
+
+
+@contextmanager
+def _stage(timings: dict[str, float] | None, name: str):
+    start = time.perf_counter()
+    try:
+        yield
+    finally:
+        if timings is not None:
+            timings[name] = timings.get(name, 0.0) + (time.perf_counter() - start) * 1e3
+
+
+@dataclass
+class _Grids:
+    """The image on the two working grids, normalised alike."""
+
+    spacing_mm: float  # stored-pixel spacing (isotropic working value)
+    det_factor: int  # stored px per detection px
+    ratio: int  # detection px per segmentation px
+    det: np.ndarray
+    seg: np.ndarray
+
+    @property
+    def det_mm(self) -> float:
+        return self.spacing_mm * self.det_factor
+
+    @property
+    def seg_mm(self) -> float:
+        return self.det_mm * self.ratio
+
+
+def _make_grids(pixels: np.ndarray, spacing_mm: float) -> _Grids:
+    det_factor = grid_factor(spacing_mm, DETECTION_GRID_MM)
+    ratio = max(1, int(round(SEGMENTATION_GRID_MM / (spacing_mm * det_factor))))
+    det = block_mean(pixels, det_factor)
+    seg_raw = block_mean(det, ratio)
+    seg_img, lo, hi = segment.normalise(seg_raw)
+    span = hi - lo if hi > lo else 1.0
+    det -= np.float32(lo)
+    det *= np.float32(1.0 / span)
+    return _Grids(spacing_mm, det_factor, ratio, det, seg_img)
+
+
+def _insufficient(*missing: str, notes: list[str] | None = None) -> ImageFindings:
+    return ImageFindings(status="insufficient_information", missing=list(missing), notes=notes or [])
+
+
+def analyze_image(
+    pixels: np.ndarray,
+    spacing_mm: tuple[float, float] | None,
+    *,
+    timings: dict[str, float] | None = None,
+) -> ImageFindings:
+    """Find, measure and name soft-tissue calcifications on a lower-leg radiograph.
+
+    Parameters
+    ----------
+    pixels : ndarray, shape (rows, columns)
+        Modality-LUT output, dense = bright, any range (float32 preferred).
+    spacing_mm : tuple of float or None
+        ``(row, column)`` pixel spacing at the object in mm; ``None`` when
+        unknown (the scale is then estimated from the anatomy and sizes are
+        reported in pixels only).
+    timings : dict, optional
+        Filled with milliseconds per stage.
+
+    Returns
+    -------
+    ImageFindings
+        ``status="insufficient_information"`` (with ``missing``) when the
+        image is not an analysable lower-leg radiograph.
+    """
+    notes: list[str] = []
+    with _stage(timings, "segment"):
+        img = np.asarray(pixels)
+        if img.ndim != 2 or min(img.shape) < 32:
+            return _insufficient("a single 2-D greyscale image of at least 32×32 pixels")
+        img = img.astype(np.float32, copy=False)
+        probe = img[:: max(1, img.shape[0] // 512), :: max(1, img.shape[1] // 512)]
+        if not np.isfinite(probe).all() or not float(np.ptp(probe)) > 0:
+            # Rare: check the whole image only when the probe looks wrong.
+            finite = np.isfinite(img)
+            if not finite.any() or not float(np.ptp(img[finite])) > 0:
+                return _insufficient("pixel values are constant/unusable")
+            img = np.where(finite, img, np.float32(np.min(img[finite])))
+        spacing_known = spacing_mm is not None and all(np.isfinite(spacing_mm)) and min(spacing_mm) > 0
+        if spacing_known:
+            working = float(np.sqrt(spacing_mm[0] * spacing_mm[1]))
+        else:
+            working = PROVISIONAL_FIELD_MM / max(img.shape)
+        if legcheck.looks_like_graphic(img[:: max(1, img.shape[0] // 256), :: max(1, img.shape[1] // 256)]):
+            return _insufficient("the image looks like a graphic or test pattern, not a radiograph")
+        grids = _make_grids(img, working)
+        if not np.isfinite(grids.det).all():  # NaNs outside the probe reach the block means
+            img = np.nan_to_num(img, nan=float(np.nanmin(img)), posinf=float(np.nanmax(img)),
+                                neginf=float(np.nanmin(img)))
+            grids = _make_grids(img, working)
+        if float(np.ptp(grids.seg)) <= 0:
+            return _insufficient("pixel values are constant/unusable")
+        seg = segment.segment(grids.seg, grids.det_factor * grids.ratio, grids.seg_mm)
+        if not spacing_known:
+            estimate = _anatomical_spacing(seg, grids)
+            if estimate is not None:
+                field_mm = estimate * max(img.shape)
+                if not PLAUSIBLE_FIELD_MM[0] <= field_mm <= PLAUSIBLE_FIELD_MM[1]:
+                    return _insufficient(f"no pixel spacing, and the anatomy implies a {field_mm:.0f} mm field of view, "
+                                         "implausible for a calf film: not a lower-leg radiograph?")
+            if estimate is not None and abs(estimate / working - 1) > RESCALE_TOLERANCE:
+                working = estimate
+                grids = _make_grids(img, working)
+                seg = segment.segment(grids.seg, grids.det_factor * grids.ratio, grids.seg_mm)
+            notes.append(f"no pixel spacing: working scale {working:.3f} mm/pixel estimated from the anatomy; "
+                         "sizes are given in pixels only")
+        not_leg = legcheck.reasons_not_a_leg(seg, spacing_known)
+        notes.extend(_exclusion_notes(seg))
+        leg_bbox = _leg_bbox(seg, img.shape)
+        if not_leg:
+            return _insufficient(*not_leg, notes=notes)
+        zone = _soft_tissue_zone(seg)
+        if not zone.any():
+            return _insufficient("no soft tissue left to analyse once bone, joints and borders are excluded",
+                                 notes=notes)
+
+    with _stage(timings, "detect"):
+        contrast = max(seg.tissue_level - seg.air_level, 1e-6)
+        found = detect.detect_foci(grids.det, grids.seg, grids.ratio, zone, grids.det_mm, contrast,
+                                   leg_seg=seg.leg, bone_seg=seg.bone, axis_angle=seg.axis_angle)
+
+        _note(notes, found.burned_in_count, "burned-in text or marker object", "over the leg excluded")
+
+    with _stage(timings, "measure"):
+        foci = measure.measure_foci(found.labels, found.residual, found.smoothed, found.noise,
+                                    grids.det_mm, contrast, seg.axis_angle, found.background_slope)
+        lines = artefacts.anatomical_lines(foci, found, grids.det_mm)
+        foci = [f for f in foci if not any(f is line for line in lines)]
+        _note(notes, len(lines), "long continuous straight edge", "(bone cortex, fascia or skin fold) excluded")
+        groups = cluster.group_foci(foci, grids.det_mm, seg.axis_angle)
+        groups = [g for g in groups if artefacts.enough_evidence(g)]
+        bone_distance = ndi.distance_transform_edt(~seg.bone) * grids.seg_mm
+        distances = {id(g): _sample_seg(bone_distance, g, found, grids) for g in groups}
+        rims = [g for g in groups if artefacts.hugs_bone(g, distances[id(g)])]
+        groups = [g for g in groups if not any(g is r for r in rims)]
+        _note(notes, len(rims), "thin bright rim", "along a bone edge excluded")
+        snr = found.smoothed / found.noise
+        for g in groups:
+            g.features = cluster.describe_group(g, found.residual, grids.det_mm, seg.axis_angle, contrast,
+                                                snr=snr, allowed=found.allowed)
+            g.features["bone_distance_mm"] = float(np.median(distances[id(g)]))
+        overshoots = [g for g in groups if artefacts.edge_overshoot(g)]
+        groups = [g for g in groups if not any(g is e for e in overshoots)]
+        _note(notes, len(overshoots), "bright edge artefact", "(overshoot beside a skin, fat-plane or bone edge) excluded")
+
+    with _stage(timings, "masses"):
+        calcified = _groups_on_seg_grid(groups, found, grids, seg.image.shape)
+        # Without calcifications (and with standalone masses off) there is nothing to relate a mass to.
+        excess = masses.soft_tissue_excess(seg, calcified) if groups or MASSES_WITHOUT_CALCIFICATION else None
+        mass_regions = masses.find_masses(excess, seg) if MASSES_WITHOUT_CALCIFICATION else []
+        for g in groups:
+            lesion = _groups_on_seg_grid([g], found, grids, seg.image.shape)
+            own = masses.mass_around(excess, seg, lesion)
+            if own is not None:
+                if not any((m.mask & own.mask).sum() > 0.3 * own.mask.sum() for m in mass_regions):
+                    mass_regions.append(own)
+            g.features.update(_mass_relation(g, found, grids, mass_regions))
+
+    with _stage(timings, "classify"):
+        clusters = []
+        for g in groups:
+            decision = classify.decide(g.features)
+            clusters.append(_to_cluster(len(clusters) + 1, g, decision, found, grids, img.shape,
+                                        spacing_mm if spacing_known else None))
+        mass_models = [_to_mass(i + 1, m, grids, img.shape, spacing_mm if spacing_known else None)
+                       for i, m in enumerate(mass_regions)]
+        patterns = [p for p in PATTERN_SIGNIFICANCE if any(c.pattern == p for c in clusters)]
+        if found.count and not clusters:
+            _note(notes, found.count, "faint focus", "below the reporting threshold ignored", plural="faint foci")
+    return ImageFindings(
+        status="analysed",
+        calcification_detected=bool(clusters),
+        primary_pattern=patterns[0] if patterns else "none",
+        patterns=patterns,
+        mass_detected=bool(mass_models),
+        masses=mass_models,
+        clusters=clusters,
+        leg_bbox_px=leg_bbox,
+        notes=notes,
+    )
+
+
+# --- scale -------------------------------------------------------------------
+
+
+def _anatomical_spacing(seg: segment.Segmentation, grids: _Grids) -> float | None:
+    """Stored-pixel spacing (mm) implied by the tibia's and the calf's typical widths."""
+    estimates = []
+    px_per_seg = grids.det_factor * grids.ratio
+    # The widest long bone is the tibia, unless it merged with the fibula into
+    # a piece too wide to be one bone.
+    shafts = [b["width_mm"] for b in seg.long_bones if b["width_mm"] <= MAX_SINGLE_SHAFT_RATIO * REFERENCE_TIBIA_WIDTH_MM]
+    if shafts:
+        tibia_px = max(shafts) / seg.mm_per_px * px_per_seg
+        estimates.append(REFERENCE_TIBIA_WIDTH_MM / tibia_px)
+    if seg.leg_width_px > 0:
+        estimates.append(REFERENCE_LEG_WIDTH_MM / (seg.leg_width_px * px_per_seg))
+    if not estimates:
+        return None
+    return float(np.exp(np.mean(np.log(estimates))))
+
+
+# --- zones and notes ---------------------------------------------------------------
+
+
+def _soft_tissue_zone(seg: segment.Segmentation) -> np.ndarray:
+    """Segmentation-grid pixels where calcifications are looked for."""
+    mm = seg.mm_per_px
+    zone = shrink(seg.leg, max(1, int(round(SKIN_MARGIN_MM / mm))))
+    zone &= ~grow(seg.bone, max(1, int(round(BONE_MARGIN_MM / mm))))
+    zone &= ~seg.busy
+    zone &= ~seg.markers
+    zone &= ~grow(~seg.field, max(1, int(round(FIELD_MARGIN_MM / mm))))
+    border = max(1, int(np.ceil(IMAGE_BORDER_MM / mm)))
+    zone[:border] = zone[-border:] = False
+    zone[:, :border] = zone[:, -border:] = False
+    return zone
+
+
+def _exclusion_notes(seg: segment.Segmentation) -> list[str]:
+    notes = []
+    if seg.collimated_sides:
+        sides = len(seg.collimated_sides)
+        notes.append(f"collimation border on {sides} side{'s' if sides > 1 else ''} "
+                     f"({', '.join(seg.collimated_sides)}) excluded")
+    if seg.marker_count:
+        notes.append(f"{seg.marker_count} marker{'s' if seg.marker_count > 1 else ''} or text object"
+                     f"{'s' if seg.marker_count > 1 else ''} outside the leg excluded")
+    if seg.bone_components:
+        notes.append(f"bone excluded ({seg.bone_components} piece{'s' if seg.bone_components > 1 else ''}, "
+                     f"{len(seg.long_bones)} long bone{'s' if len(seg.long_bones) != 1 else ''})")
+    return notes
+
+
+def _leg_bbox(seg: segment.Segmentation, shape: tuple[int, int]) -> tuple[int, int, int, int] | None:
+    rows, cols = np.nonzero(seg.leg)
+    if rows.size == 0:
+        return None
+    f = seg.factor
+    return (int(rows.min() * f), int(cols.min() * f),
+            int(min((rows.max() + 1) * f, shape[0])), int(min((cols.max() + 1) * f, shape[1])))
+
+
+def _note(notes: list[str], count: int, singular: str, why: str, plural: str | None = None) -> None:
+    """Append "<count> <thing(s)> <why>" to ``notes`` when ``count`` is positive."""
+    if count:
+        notes.append(f"{count} {singular if count == 1 else plural or singular + 's'} {why}")
+
+
+# --- coordinates -------------------------------------------------------------------
+
+
+def _det_to_stored(rows: np.ndarray, cols: np.ndarray, found: detect.Detection, grids: _Grids):
+    """Detection-crop pixel coordinates → stored-image coordinates (pixel centres)."""
+    f = grids.det_factor
+    return (rows + found.offset[0]) * f + (f - 1) / 2.0, (cols + found.offset[1]) * f + (f - 1) / 2.0
+
+
+def _sample_seg(values: np.ndarray, group: cluster.Group, found: detect.Detection, grids: _Grids) -> np.ndarray:
+    """Values of a segmentation-grid map at each of a group's pixels."""
+    r = np.clip((group.coords[:, 0] + found.offset[0]) // grids.ratio, 0, values.shape[0] - 1)
+    c = np.clip((group.coords[:, 1] + found.offset[1]) // grids.ratio, 0, values.shape[1] - 1)
+    return values[r, c]
+
+
+def _groups_on_seg_grid(groups, found, grids, shape) -> np.ndarray:
+    mask = np.zeros(shape, dtype=bool)
+    for g in groups:
+        r = (g.coords[:, 0] + found.offset[0]) // grids.ratio
+        c = (g.coords[:, 1] + found.offset[1]) // grids.ratio
+        ok = (r < shape[0]) & (c < shape[1])
+        mask[r[ok], c[ok]] = True
+    return mask
+
+
+def _mass_relation(group: cluster.Group, found: detect.Detection, grids: _Grids,
+                   mass_regions: list[masses.MassRegion]) -> dict[str, float]:
+    """Where a cluster sits relative to the soft-tissue mass it overlaps most."""
+    empty = {"mass_overlap": 0.0, "mass_offset_norm": 0.0, "mass_rim_spread": 0.0,
+             "mass_to_calcification_size_ratio": 0.0, "mass_confidence": 0.0, "mass_index": -1.0}
+    if not mass_regions:
+        return empty
+    seg_r = (group.coords[:, 0] + found.offset[0]) / grids.ratio
+    seg_c = (group.coords[:, 1] + found.offset[1]) / grids.ratio
+    best, best_overlap = None, 0.0
+    for k, m in enumerate(mass_regions):
+        ri = np.clip(seg_r.astype(int), 0, m.mask.shape[0] - 1)
+        ci = np.clip(seg_c.astype(int), 0, m.mask.shape[1] - 1)
+        overlap = float(m.mask[ri, ci].mean())
+        if overlap > best_overlap:
+            best, best_overlap = k, overlap
+    if best is None:
+        return empty
+    m = mass_regions[best]
+    u = np.array([np.cos(m.orientation), np.sin(m.orientation)])
+    v = np.array([-u[1], u[0]])
+    d = np.stack([seg_r - m.centroid[0], seg_c - m.centroid[1]], axis=1)
+    a, b = max(m.semi_axes_px[0], 1e-6), max(m.semi_axes_px[1], 1e-6)
+    centre = d.mean(axis=0)
+    offset = float(np.hypot(centre @ u / a, centre @ v / b))
+    angles = np.arctan2(d @ v / b, d @ u / a)
+    resultant = float(np.hypot(np.cos(angles).mean(), np.sin(angles).mean()))
+    mass_d = 2 * np.sqrt(a * b)
+    calc_extent = np.ptp(d, axis=0)
+    calc_d = float(max(np.sqrt(calc_extent[0] * calc_extent[1]), 1.0))
+    return {
+        "mass_overlap": best_overlap,
+        "mass_offset_norm": offset,
+        "mass_rim_spread": 1.0 - resultant,
+        "mass_to_calcification_size_ratio": float(mass_d / calc_d),
+        "mass_confidence": float(m.confidence),
+        "mass_index": float(best),
+    }
+
+
+def _outline(rows: np.ndarray, cols: np.ndarray, shape: tuple[int, int]) -> list[tuple[int, int]]:
+    """Convex outline (≤ MAX_CONTOUR_POINTS vertices) of a point set, inside the image."""
+    pts = np.unique(np.stack([np.round(rows), np.round(cols)], axis=1).astype(int), axis=0)
+    if pts.shape[0] >= 3:
+        try:
+            hull = ConvexHull(pts)
+            pts = pts[hull.vertices]
+        except QhullError:
+            pass
+    if pts.shape[0] > MAX_CONTOUR_POINTS:
+        pts = pts[np.linspace(0, pts.shape[0] - 1, MAX_CONTOUR_POINTS).astype(int)]
+    pts[:, 0] = np.clip(pts[:, 0], 0, shape[0] - 1)
+    pts[:, 1] = np.clip(pts[:, 1], 0, shape[1] - 1)
+    return [(int(r), int(c)) for r, c in pts]
+
+
+def _box_and_size(rows, cols, shape, factor, spacing_mm):
+    half = factor / 2.0
+    r0 = int(max(np.floor(rows.min() - half + 0.5), 0))
+    c0 = int(max(np.floor(cols.min() - half + 0.5), 0))
+    r1 = int(min(np.ceil(rows.max() + half + 0.5), shape[0]))
+    c1 = int(min(np.ceil(cols.max() + half + 0.5), shape[1]))
+    size_px = (r1 - r0, c1 - c0)
+    size_mm = None
+    if spacing_mm is not None:
+        size_mm = (round(size_px[0] * spacing_mm[0], 2), round(size_px[1] * spacing_mm[1], 2))
+    return (r0, c0, r1, c1), size_px, size_mm
+
+
+def _core_coords(group: cluster.Group, residual: np.ndarray) -> np.ndarray:
+    """Pixels of each focus at or above :data:`CORE_LEVEL` of its own peak.
+
+    The hysteresis that delineates a focus reaches into the blur around a
+    dense object; its extent at a fraction of its peak is the object's own.
+    """
+    parts = []
+    for focus in group.foci:
+        values = residual[focus.coords[:, 0], focus.coords[:, 1]]
+        core = focus.coords[values >= CORE_LEVEL * values.max()] if values.max() > 0 else focus.coords
+        parts.append(core if core.size else focus.coords)
+    return np.concatenate(parts)
+
+
+def _to_cluster(cid, group, decision, found, grids, shape, spacing_mm) -> Cluster:
+    core = _core_coords(group, found.residual)
+    rows, cols = _det_to_stored(core[:, 0].astype(float), core[:, 1].astype(float), found, grids)
+    bbox, size_px, size_mm = _box_and_size(rows, cols, shape, grids.det_factor, spacing_mm)
+    feats = {k: round(float(v), 4) for k, v in group.features.items() if np.isfinite(v) and k != "mass_index"}
+    mass_index = int(group.features.get("mass_index", -1))
+    return Cluster(
+        id=cid,
+        pattern=decision.pattern,
+        confidence=float(decision.confidence),
+        bbox_px=bbox,
+        centroid_px=(round(float(rows.mean()), 1), round(float(cols.mean()), 1)),
+        size_mm=size_mm,
+        size_px=size_px,
+        lesion_count=max(1, len(group.foci)),
+        features=feats,
+        alternatives=decision.alternatives,
+        mass_id=mass_index + 1 if mass_index >= 0 and group.features.get("mass_overlap", 0) >= 0.3 else None,
+        contour_px=_outline(rows, cols, shape),
+    )
+
+
+def _to_mass(mid, region: masses.MassRegion, grids: _Grids, shape, spacing_mm) -> Mass:
+    rr, cc = np.nonzero(region.mask)
+    f = grids.det_factor * grids.ratio
+    rows, cols = rr * f + (f - 1) / 2.0, cc * f + (f - 1) / 2.0
+    bbox, size_px, size_mm = _box_and_size(rows, cols, shape, f, spacing_mm)
+    return Mass(
+        id=mid,
+        bbox_px=bbox,
+        centroid_px=(round(float(rows.mean()), 1), round(float(cols.mean()), 1)),
+        size_mm=size_mm,
+        size_px=size_px,
+        confidence=float(region.confidence),
+        features={"peak_contrast": round(region.peak_contrast, 4), "snr": round(region.snr, 2),
+                  "major_axis_mm": round(2 * region.semi_axes_px[0] * grids.seg_mm, 2),
+                  "minor_axis_mm": round(2 * region.semi_axes_px[1] * grids.seg_mm, 2)},
+        contour_px=_outline(rows, cols, shape),
+    )

@@ -1,0 +1,202 @@
+"""What looks bright and small but is not a calcification.
+
+Rules applied to foci and clusters after detection, each with a one-line
+physical reason. Every rejection is counted and reported in the findings'
+notes, so nothing disappears silently.
+
+- *Anatomical lines*: one unbroken, long, thin, straight line (a bone cortex,
+  fascia, a skin fold) unless it has a tram-track partner.
+- *Weak evidence*: clusters not dense enough (calcium is several times denser
+  than soft tissue) or not standing out enough from the noise.
+- *Bone rims*: thin foci lying along a bone edge.
+- *Edge overshoots*: clusters on a background step several times their own
+  contrast; lone continuous streaks beside a bone; hairlines thinner than a
+  calcified vessel wall seen edge-on.
+
+Thresholds are module constants with units in their names.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .cluster import Group
+from .detect import Detection
+from .measure import Focus
+
+#: A single unbroken focus this long (along its skeleton) and this thin is an
+#: anatomical line, straight or curved ...
+ANATOMICAL_LINE_MIN_MM = 30.0
+ANATOMICAL_LINE_MAX_WIDTH_MM = 3.0
+#: ... and this straight (moment length over skeleton length; ~1.15 for a straight line).
+ANATOMICAL_LINE_MIN_STRAIGHTNESS = 0.9
+#: Tram track: a partner line at least this long, this parallel, this far away,
+#: with the band between them not darker than this many noise sigmas.
+TRACK_PARTNER_MIN_MM = 8.0
+TRACK_MAX_ANGLE_DEG = 15.0
+TRACK_SEPARATION_MM = (1.5, 7.0)
+TRACK_MAX_DARK_SNR = 1.0
+
+#: Rim: a partner at least this fraction as long, this parallel, this far away
+#: (mm), its separation in the middle this many times that at the ends.
+RIM_PARTNER_MIN_FRACTION = 0.3
+RIM_PARTNER_MAX_ANGLE_DEG = 30.0
+RIM_PARTNER_SEPARATION_MM = (6.0, 60.0)
+RIM_MIN_BOW = 1.15
+
+#: Evidence needed to report a cluster at all (see :func:`enough_evidence`).
+MIN_CLUSTER_PEAK_CONTRAST = 0.06  # fraction of the soft-tissue contrast
+MIN_MANY_FOCI = 8
+MIN_CLUSTER_FOCI = 3
+MIN_FEW_FOCI_SNR = 7.0
+MIN_SINGLE_FOCUS_SNR = 8.0
+MIN_SINGLE_FOCUS_AREA_MM2 = 1.0
+
+#: A cluster of thin foci (median width up to this) lying mostly (this fraction)
+#: within this distance of bone is the bone's cortical rim.
+BONE_RIM_MAX_WIDTH_MM = 3.0
+BONE_RIM_MIN_FRACTION = 0.7
+BONE_RIM_DISTANCE_MM = 3.0
+#: A cluster whose background steps by more than this many times its own peak
+#: contrast across 4 mm sits on an edge.
+MAX_EDGE_RATIO = 2.5
+#: A lone continuous streak (aspect, continuity) this close to bone is its cortex.
+BONE_STREAK_MIN_ASPECT = 3.0
+BONE_STREAK_MIN_CONTINUITY = 0.8
+BONE_STREAK_MAX_DISTANCE_MM = 8.0
+#: A line this drawn out and thinner than this (median focus width) is an overshoot hairline.
+HAIRLINE_MIN_ASPECT = 5.0
+HAIRLINE_MAX_WIDTH_MM = 0.9
+
+
+def anatomical_lines(foci: list[Focus], found: Detection, det_mm: float) -> list[Focus]:
+    """Foci that are one long unbroken line: a bone cortex, fascia or skin fold.
+
+    Calcified vessel walls are interrupted (beaded) over such lengths, or come
+    with their second wall alongside (a tram track); rings and strongly curved
+    arcs (laminated, peripheral plaque) are not lines.
+    """
+    out = []
+    for focus in foci:
+        if focus.skeleton_mm < ANATOMICAL_LINE_MIN_MM or focus.width_mm > ANATOMICAL_LINE_MAX_WIDTH_MM:
+            continue
+        closed = focus.hole_area_mm2 > 0.5
+        straight = focus.major_mm >= ANATOMICAL_LINE_MIN_STRAIGHTNESS * focus.skeleton_mm
+        if (straight and not closed and not _has_track_partner(focus, foci, found, det_mm)
+                and not _has_rim_partner(focus, foci, det_mm)):
+            out.append(focus)
+    return out
+
+
+def _has_rim_partner(focus: Focus, foci: list[Focus], det_mm: float) -> bool:
+    """A second long line on the far side of an elongated outline: the two sides of a calcified rim.
+
+    The long sides of a fusiform outline (peripheral plaque around a mass)
+    are gently bowed towards each other at both ends; the two cortices of a
+    bone or two fascial planes stay parallel. A partner this long, this far
+    away, whose separation from the line is clearly larger in the middle than
+    at the ends, makes the pair a rim.
+    """
+    pts = focus.coords[:: max(1, focus.coords.shape[0] // 200)].astype(float)
+    centre = pts.mean(axis=0)
+    cov = np.cov((pts - centre).T) if pts.shape[0] > 2 else np.eye(2)
+    direction = np.linalg.eigh(cov)[1][:, -1]
+    t = (pts - centre) @ direction
+    if np.ptp(t) <= 0:
+        return False
+    lo, hi = RIM_PARTNER_SEPARATION_MM
+    for other in foci:
+        if other is focus or other.skeleton_mm < RIM_PARTNER_MIN_FRACTION * focus.skeleton_mm:
+            continue
+        if abs(other.orientation_to_axis_deg - focus.orientation_to_axis_deg) > RIM_PARTNER_MAX_ANGLE_DEG:
+            continue
+        others = other.coords[:: max(1, other.coords.shape[0] // 200)].astype(float)
+        nearest = np.sqrt(((pts[:, None, :] - others[None, :, :]) ** 2).sum(-1)).min(axis=1) * det_mm
+        if not lo <= float(np.median(nearest)) <= hi:
+            continue
+        third = np.ptp(t) / 3
+        middle = nearest[np.abs(t - (t.min() + np.ptp(t) / 2)) <= third / 2]
+        ends = (nearest[t <= t.min() + third / 2], nearest[t >= t.max() - third / 2])
+        if middle.size and all(e.size for e in ends) and all(
+                float(np.median(middle)) >= RIM_MIN_BOW * float(np.median(e)) for e in ends):
+            return True
+    return False
+
+
+def _has_track_partner(focus: Focus, foci: list[Focus], found: Detection, det_mm: float) -> bool:
+    """A parallel line 1.5–7 mm away with no dark band between: the other wall of a calcified artery.
+
+    A fat plane seen with edge enhancement also gives two bright lines, but
+    with the dark plane itself between them.
+    """
+    pts = focus.coords[:: max(1, focus.coords.shape[0] // 200)]
+    lo, hi = TRACK_SEPARATION_MM
+    for other in foci:
+        if other is focus or other.skeleton_mm < TRACK_PARTNER_MIN_MM or other.width_mm > ANATOMICAL_LINE_MAX_WIDTH_MM:
+            continue
+        if abs(other.orientation_to_axis_deg - focus.orientation_to_axis_deg) > TRACK_MAX_ANGLE_DEG:
+            continue
+        others = other.coords[:: max(1, other.coords.shape[0] // 200)]
+        dist = np.sqrt(((pts[:, None, :] - others[None, :, :]) ** 2).sum(-1)) * det_mm
+        nearest = dist.min(axis=1)
+        if not lo <= float(np.median(nearest)) <= hi or (nearest <= hi).mean() < 0.3:
+            continue
+        near = nearest <= hi
+        mid = np.round((pts[near] + others[dist.argmin(axis=1)[near]]) / 2).astype(int)
+        between = found.smoothed[mid[:, 0], mid[:, 1]] / found.noise[mid[:, 0], mid[:, 1]]
+        if float(np.median(between)) > -TRACK_MAX_DARK_SNR:
+            return True
+    return False
+
+
+def enough_evidence(group: Group) -> bool:
+    """Whether a cluster stands out enough to be reported at all.
+
+    Its brightest focus must reach :data:`MIN_CLUSTER_PEAK_CONTRAST` of the
+    soft-tissue contrast; then either many foci (stippling), or a few with
+    one standing :data:`MIN_FEW_FOCI_SNR` above the noise, or one or two whose
+    evidence — the peak signal-to-noise, or for a faint extended focus (a
+    ring, a lesion) its summed signal-to-noise — reaches
+    :data:`MIN_SINGLE_FOCUS_SNR`, with some size.
+    """
+    peak_contrast = max(f.peak_contrast for f in group.foci)
+    evidence = max(max(f.peak_snr, f.integrated_snr) for f in group.foci)
+    if peak_contrast < MIN_CLUSTER_PEAK_CONTRAST:
+        return False
+    n = len(group.foci)
+    if n >= MIN_MANY_FOCI:
+        return True
+    if n >= MIN_CLUSTER_FOCI:
+        return evidence >= MIN_FEW_FOCI_SNR
+    area = sum(f.area_mm2 for f in group.foci)
+    return evidence >= MIN_SINGLE_FOCUS_SNR and area >= MIN_SINGLE_FOCUS_AREA_MM2
+
+
+def hugs_bone(group: Group, bone_distance_mm: np.ndarray) -> bool:
+    """A thin line lying along the edge of a bone: its cortical rim.
+
+    ``bone_distance_mm`` is the distance to bone of each of the group's pixels.
+    """
+    if float(np.median([f.width_mm for f in group.foci])) > BONE_RIM_MAX_WIDTH_MM:
+        return False
+    return float((bone_distance_mm <= BONE_RIM_DISTANCE_MM).mean()) >= BONE_RIM_MIN_FRACTION
+
+
+def edge_overshoot(group: Group) -> bool:
+    """Whether a described cluster is an overshoot beside an edge (any of three signs).
+
+    - it sits on a background step several times its own contrast (a field
+      of many dots not drawn out along a line is exempt: faint stippling on a
+      sloping background would otherwise count);
+    - it is one or two continuous streaks close beside a bone (the bone's own
+      edge: calcified walls near a bone are beaded or paired);
+    - it is a drawn-out hairline thinner than a vessel wall seen edge-on.
+    """
+    f = group.features
+    stepped = f["edge_ratio"] > MAX_EDGE_RATIO and not (
+        f["lesion_count"] >= MIN_MANY_FOCI and f["aspect_ratio"] < 3.0)
+    streak = (f["lesion_count"] <= 2 and f["aspect_ratio"] >= BONE_STREAK_MIN_ASPECT
+              and f["continuity"] >= BONE_STREAK_MIN_CONTINUITY
+              and f.get("bone_distance_mm", np.inf) <= BONE_STREAK_MAX_DISTANCE_MM)
+    hairline = f["aspect_ratio"] >= HAIRLINE_MIN_ASPECT and f["median_focus_width_mm"] < HAIRLINE_MAX_WIDTH_MM
+    return stepped or streak or hairline

@@ -1,0 +1,151 @@
+"""analyze_image on hand-made phantoms: findings, the contract's fields, and refusals."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from radassist.image import analyze_image
+from radassist.image.classify import load_pattern_table, pattern_scores
+from radassist.model import PATTERN_SIGNIFICANCE
+
+from image_phantom import make_phantom, overlaps
+
+SPACING = 0.25
+
+
+@pytest.fixture(scope="module")
+def plain():
+    phantom = make_phantom(spacing_mm=SPACING, collimation_mm=12.0, marker=True)
+    return phantom, analyze_image(phantom.pixels, (SPACING, SPACING))
+
+
+@pytest.fixture(scope="module")
+def with_nodule():
+    phantom = make_phantom(spacing_mm=SPACING, phleboliths=[(150.0, 60.0, 5.0)])
+    return phantom, analyze_image(phantom.pixels, (SPACING, SPACING))
+
+
+@pytest.fixture(scope="module")
+def with_stippling():
+    phantom = make_phantom(spacing_mm=SPACING, stipple_at=(100.0, 145.0))
+    return phantom, analyze_image(phantom.pixels, (SPACING, SPACING))
+
+
+def test_a_normal_leg_has_no_calcification_and_says_what_was_excluded(plain):
+    phantom, result = plain
+    assert result.status == "analysed"
+    assert result.clusters == []
+    assert result.calcification_detected is False
+    assert result.primary_pattern == "none"
+    assert any("collimation border on 2 sides" in n for n in result.notes)
+    assert any("marker" in n for n in result.notes)
+    r0, c0, r1, c1 = result.leg_bbox_px
+    rows, cols = np.nonzero(phantom.leg)
+    assert r0 <= rows.min() + 20 and r1 >= rows.max() - 20
+    assert abs(c0 - cols.min()) < 30 and abs(c1 - cols.max()) < 30
+
+
+def test_a_round_solid_nodule_is_found_and_named(with_nodule):
+    phantom, result = with_nodule
+    assert result.calcification_detected
+    hits = [c for c in result.clusters if overlaps(c.bbox_px, phantom.calcifications[0])]
+    assert len(hits) == 1
+    cluster = hits[0]
+    assert cluster.pattern == "phlebolith"
+    # 5 mm nodule: its size in mm is right to within a couple of pixels.
+    assert cluster.size_mm[0] == pytest.approx(5.0, abs=1.5)
+    assert cluster.size_mm[1] == pytest.approx(5.0, abs=1.5)
+    assert cluster.features["largest_diameter_mm"] == pytest.approx(5.0, abs=1.5)
+
+
+def test_a_field_of_tiny_dots_is_stippled(with_stippling):
+    phantom, result = with_stippling
+    hits = [c for c in result.clusters if overlaps(c.bbox_px, phantom.calcifications[0])]
+    assert len(hits) == 1
+    assert hits[0].pattern == "stippled"
+    assert hits[0].lesion_count >= 10
+    assert result.primary_pattern == "stippled"
+
+
+def test_clusters_honour_the_contract(with_nodule, with_stippling):
+    for phantom, result in (with_nodule, with_stippling):
+        h, w = phantom.pixels.shape
+        order = [PATTERN_SIGNIFICANCE.index(p) for p in result.patterns]
+        assert order == sorted(order)
+        assert result.primary_pattern == (result.patterns[0] if result.patterns else "none")
+        for i, cluster in enumerate(result.clusters, start=1):
+            assert cluster.id == i
+            assert 0.0 <= cluster.confidence <= 1.0
+            scores = list(cluster.alternatives.values())
+            assert len(scores) >= 2 and scores == sorted(scores, reverse=True)
+            assert cluster.pattern not in cluster.alternatives
+            assert 3 <= len(cluster.contour_px) <= 64
+            assert all(0 <= r < h and 0 <= c < w for r, c in cluster.contour_px)
+            r0, c0, r1, c1 = cluster.bbox_px
+            assert 0 <= r0 < r1 <= h and 0 <= c0 < c1 <= w
+            assert r0 <= cluster.centroid_px[0] <= r1 and c0 <= cluster.centroid_px[1] <= c1
+            assert cluster.size_px == (r1 - r0, c1 - c0)
+            assert all(isinstance(v, float) for v in cluster.features.values())
+
+
+def test_without_spacing_sizes_are_in_pixels_and_a_note_says_so():
+    phantom = make_phantom(spacing_mm=SPACING, phleboliths=[(150.0, 60.0, 5.0)])
+    result = analyze_image(phantom.pixels, None)
+    assert result.status == "analysed"
+    assert any("no pixel spacing" in n for n in result.notes)
+    assert result.clusters, "the nodule is still found without a spacing"
+    for cluster in result.clusters:
+        assert cluster.size_mm is None
+        assert cluster.size_px[0] > 0 and cluster.size_px[1] > 0
+
+
+def test_timings_are_reported_per_stage():
+    phantom = make_phantom(spacing_mm=0.5)
+    timings: dict[str, float] = {}
+    analyze_image(phantom.pixels, (0.5, 0.5), timings=timings)
+    assert {"segment", "detect", "measure", "classify"} <= set(timings)
+    assert all(v >= 0 for v in timings.values())
+
+
+@pytest.mark.parametrize(
+    "pixels, message",
+    [
+        (np.full((300, 200), 7.0, np.float32), "constant"),
+        (np.zeros((10, 10), np.float32), "2-D greyscale image"),
+        (np.zeros((4, 50, 50), np.float32), "2-D greyscale image"),
+    ],
+)
+def test_unusable_pixels_are_insufficient(pixels, message):
+    result = analyze_image(pixels, (0.2, 0.2))
+    assert result.status == "insufficient_information"
+    assert any(message in m for m in result.missing)
+    assert result.clusters == []
+
+
+def test_a_test_pattern_is_not_analysed_as_a_leg():
+    pattern = np.zeros((512, 512), np.float32)
+    for i, level in enumerate(np.linspace(0, 4095, 8)):
+        pattern[:, i * 64 : (i + 1) * 64] = level
+    pattern[200:300, 100:400] = 2048.0
+    result = analyze_image(pattern, (0.5, 0.5))
+    assert result.status == "insufficient_information"
+    assert any("test pattern" in m for m in result.missing)
+
+
+def test_a_wide_body_without_long_bones_is_not_a_leg():
+    # A disc of soft tissue 250 mm across: no limb outline, no long bone.
+    yy, xx = np.mgrid[0:600, 0:600].astype(np.float32)
+    r = np.hypot(yy - 300, xx - 300) * 0.5
+    img = 0.05 + 0.4 * np.sqrt(np.clip(1 - (r / 125.0) ** 2, 0, None))
+    img += np.random.default_rng(1).normal(0, 0.004, img.shape).astype(np.float32)
+    result = analyze_image(img.astype(np.float32), (0.5, 0.5))
+    assert result.status == "insufficient_information"
+    assert result.missing
+
+
+def test_the_pattern_table_scores_every_pattern_in_range():
+    table = load_pattern_table()
+    scores = pattern_scores({}, table)
+    assert set(scores) == set(table["patterns"]) | {"nonspecific"}
+    assert all(0.0 <= s <= 1.0 for s in scores.values())

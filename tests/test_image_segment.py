@@ -1,0 +1,85 @@
+"""Segmentation: field, leg outline, bone and markers are found before anything else."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import ndimage as ndi
+
+from radassist.image import grids, segment
+from radassist.image.analyze import SEGMENTATION_GRID_MM
+
+from image_fixtures import synth_case  # noqa: F401
+from image_phantom import make_phantom
+
+
+def _segment(phantom):
+    factor = grids.grid_factor(phantom.spacing_mm, SEGMENTATION_GRID_MM)
+    image, _, _ = segment.normalise(grids.block_mean(phantom.pixels, factor))
+    seg = segment.segment(image, factor, phantom.spacing_mm * factor)
+    truth_leg = grids.block_mean(phantom.leg.astype(np.float32), factor) > 0.5
+    truth_bone = grids.block_mean(phantom.bone.astype(np.float32), factor) > 0.5
+    return seg, truth_leg, truth_bone
+
+
+def test_leg_outline_matches_the_phantom():
+    seg, truth_leg, _ = _segment(make_phantom())
+    inter = (seg.leg & truth_leg).sum()
+    union = (seg.leg | truth_leg).sum()
+    assert inter / union > 0.85
+    # The axis of this phantom runs along the rows.
+    assert abs(np.degrees(seg.axis_angle)) < 5
+
+
+def test_bone_covers_tibia_and_fibula_but_not_the_soft_tissue():
+    seg, truth_leg, truth_bone = _segment(make_phantom())
+    assert (seg.bone & truth_bone).sum() / truth_bone.sum() > 0.8
+    # Soft tissue well away from the bones stays soft tissue.
+    far_soft = truth_leg & ~ndi.binary_dilation(truth_bone, iterations=6)
+    assert (seg.bone & far_soft).sum() / far_soft.sum() < 0.1
+    assert len(seg.long_bones) >= 1
+    assert all(b["angle_deg"] < 10 for b in seg.long_bones)
+
+
+def test_collimation_bands_are_found_and_excluded_from_the_field():
+    phantom = make_phantom(collimation_mm=15.0)
+    seg, truth_leg, _ = _segment(phantom)
+    assert set(seg.collimated_sides) == {"left", "right"}
+    band_px = int(15.0 / seg.mm_per_px)
+    assert not seg.field[:, : band_px].any()
+    assert not seg.field[:, -band_px:].any()
+    assert not (seg.leg & ~seg.field).any()
+
+
+def test_no_collimation_is_reported_on_an_open_field():
+    seg, _, _ = _segment(make_phantom())
+    assert seg.collimated_sides == []
+
+
+def test_a_lead_marker_in_the_air_is_excluded():
+    seg, _, _ = _segment(make_phantom(marker=True))
+    assert seg.marker_count >= 1
+    assert not (seg.markers & seg.leg).any()
+    rows, cols = np.nonzero(seg.markers)
+    # The marker sits on the right, beside the leg, not on it.
+    assert cols.min() * seg.mm_per_px > 150
+
+
+def test_block_mean_averages_whole_blocks_and_pads_ragged_edges():
+    image = np.arange(5 * 7, dtype=np.float32).reshape(5, 7)
+    out = grids.block_mean(image, 2)
+    assert out.shape == (3, 4)
+    assert out[0, 0] == pytest.approx(image[:2, :2].mean())
+    assert out[-1, -1] == pytest.approx(image[4, 6])
+
+
+def test_generated_case_leg_contains_the_labelled_calcification(synth_case):
+    case = synth_case(6101, "phlebolith")
+    from radassist.image import analyze_image
+
+    result = analyze_image(case.pixels, case.spacing_mm)
+    assert result.status == "analysed"
+    r0, c0, r1, c1 = result.leg_bbox_px
+    for cluster in case.label["clusters"]:
+        b = cluster["bbox_px"]
+        assert r0 <= b[0] and c0 <= b[1] and b[2] <= r1 and b[3] <= c1
