@@ -276,7 +276,7 @@ class AnalysisResult(_Model):
     image: ImageFindings
     text: TextFindings
     report_source: Optional[str] = Field(
-        None, description="where the report text came from (file, stdin, DICOM attribute, none)"
+        None, description="where the report text came from: file:NAME, stdin, argument (the Python API), or none"
     )
     recommendations: list[Recommendation]
     primary_action: Optional[Action] = Field(

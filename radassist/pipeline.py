@@ -165,7 +165,7 @@ def analyze_study(
         study=loaded.study,
         image=findings,
         text=text,
-        report_source=report_source or ("none" if not (report_text or "").strip() else None),
+        report_source="none" if not (report_text or "").strip() else (report_source or "argument"),
         recommendations=decision.recommendations,
         primary_action=decision.primary_action,
         impression=impression_sentence(findings, decision.recommendations, loaded.spacing_mm is not None),
