@@ -201,13 +201,8 @@ def centre_to_rim_ratio(residual: np.ndarray, centre: tuple[float, float], radiu
     """
     if radius_px < 2.5:
         return 1.0
-    r = int(np.ceil(radius_px)) + 1
-    rc, cc = int(round(centre[0])), int(round(centre[1]))
-    r0, c0 = max(rc - r, 0), max(cc - r, 0)
-    r1, c1 = min(rc + r + 1, residual.shape[0]), min(cc + r + 1, residual.shape[1])
-    patch = residual[r0:r1, c0:c1]
-    yy, xx = np.mgrid[r0:r1, c0:c1]
-    dist = np.hypot(yy - centre[0], xx - centre[1]) / radius_px
+    patch, dist = _disc_patch(residual, centre, radius_px)
+    dist = dist / radius_px
     inner = patch[dist <= 0.4]
     rim = patch[(dist >= 0.6) & (dist <= 1.0)]
     if inner.size == 0 or rim.size == 0:
@@ -221,13 +216,7 @@ def centre_to_rim_ratio(residual: np.ndarray, centre: tuple[float, float], radiu
 def radial_profile(residual: np.ndarray, centre: tuple[float, float], radius_px: float,
                    step_px: float) -> np.ndarray:
     """Mean residual in rings of width ``step_px`` about ``centre`` out to ``radius_px``."""
-    r = int(np.ceil(radius_px)) + 1
-    rc, cc = int(round(centre[0])), int(round(centre[1]))
-    r0, c0 = max(rc - r, 0), max(cc - r, 0)
-    r1, c1 = min(rc + r + 1, residual.shape[0]), min(cc + r + 1, residual.shape[1])
-    patch = residual[r0:r1, c0:c1]
-    yy, xx = np.mgrid[r0:r1, c0:c1]
-    dist = np.hypot(yy - centre[0], xx - centre[1])
+    patch, dist = _disc_patch(residual, centre, radius_px)
     bins = np.floor(dist / step_px).astype(int)
     n_bins = int(np.ceil(radius_px / step_px))
     ok = bins < n_bins
@@ -249,3 +238,16 @@ def count_profile_peaks(profile: np.ndarray, min_prominence: float) -> int:
     # A central peak appears once (at the mirror axis); the others appear twice.
     centre = profile.size - 1
     return int(np.sum(peaks >= centre))
+
+
+def _disc_patch(residual: np.ndarray, centre: tuple[float, float],
+                radius_px: float) -> tuple[np.ndarray, np.ndarray]:
+    """The square patch of ``residual`` around ``centre`` that holds a disc of
+    ``radius_px``, and each pixel's distance (px) from ``centre``; clipped at
+    the image edges."""
+    r = int(np.ceil(radius_px)) + 1
+    rc, cc = int(round(centre[0])), int(round(centre[1]))
+    r0, c0 = max(rc - r, 0), max(cc - r, 0)
+    r1, c1 = min(rc + r + 1, residual.shape[0]), min(cc + r + 1, residual.shape[1])
+    yy, xx = np.mgrid[r0:r1, c0:c1]
+    return residual[r0:r1, c0:c1], np.hypot(yy - centre[0], xx - centre[1])
