@@ -183,7 +183,7 @@ def facts_from(findings: ImageFindings, text: TextFindings) -> Facts:
     for cluster in findings.clusters:
         if cluster.pattern != "none":
             patterns.setdefault(cluster.pattern, []).append((cluster.id, describe_cluster(cluster)))
-    masses = [(1000 + m.id, describe_mass(m)) for m in findings.masses]
+    masses = [(m.id, describe_mass(m)) for m in findings.masses]
     concepts = {c.concept: (c.status, list(c.evidence)) for c in text.concepts}
     return Facts(patterns=patterns, masses=masses, concepts=concepts,
                  image_analysed=findings.status == "analysed")

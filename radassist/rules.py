@@ -40,7 +40,7 @@ DEFAULT_ALGORITHM = Path(__file__).resolve().parents[1] / "algorithms" / "calf_c
 URGENCIES = ("emergency", "urgent", "routine")
 _URGENCY_RANK = {u: i for i, u in enumerate(URGENCIES)}
 _SEMVER = re.compile(r"^\d+\.\d+\.\d+$")
-_TEMPLATE_FIELDS = {"image_evidence", "text_evidence"}
+_TEMPLATE_FIELDS = {"image_evidence", "text_evidence", "evidence"}
 
 # --------------------------------------------------------------------------
 # The parsed algorithm
@@ -577,10 +577,8 @@ class _Evaluator:
 
 def _fill(template: str, trace: _Trace) -> str:
     image, text = trace.image_phrase(), trace.text_phrase()
-    values = {"image_evidence": image, "text_evidence": text}
-    if image and text and "{text_evidence}{image_evidence}" in template:
-        values["image_evidence"] = "; " + image
-    out = template.format(**values)
+    both = "; ".join(x for x in (text, image) if x)
+    out = template.format(image_evidence=image, text_evidence=text, evidence=both)
     # Tidy empty evidence: "()" or "( )" where nothing was there to name.
     out = re.sub(r"\s*\(\s*\)", "", out)
     return re.sub(r"\s+([.,;:])", r"\1", out).strip()
@@ -608,11 +606,10 @@ def decide(facts: Facts, algorithm: Algorithm | None = None) -> Decision:
     recs: dict[str, Recommendation] = {}
     warnings: list[Warning] = []
 
-    for rule in (*alg.rules, *alg.notes):
+    for rule, is_note in [*((r, False) for r in alg.rules), *((n, True) for n in alg.notes)]:
         ok, trace = ev.holds(rule.when)
         if not ok:
             continue
-        is_note = rule in alg.notes
         if not is_note:
             ev.matched.append(rule.id)
         extra_text: list[str] = []
