@@ -103,6 +103,14 @@ def _parser() -> argparse.ArgumentParser:
     r = sub.add_parser("rules", help="validate a rules file and run its golden cases")
     r.add_argument("path", nargs="?", metavar="FILE", help="default: algorithms/calf_calcification.yaml")
     r.set_defaults(func=cmd_rules)
+
+    # The other faces register their own commands (they import their heavy
+    # dependencies only when run, so `radassist analyze` stays quick to start).
+    from .pacs.command import register as register_pacs_commands
+    from .web.command import register as register_web_commands
+
+    register_web_commands(sub)
+    register_pacs_commands(sub)
     return p
 
 

@@ -1,0 +1,1 @@
+"""The PACS-side hook: DICOM receiver, Orthanc watcher, batch, Structured Report."""

@@ -1,0 +1,1 @@
+"""The radiologist's web form and JSON API (``radassist serve``)."""
