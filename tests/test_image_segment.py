@@ -83,3 +83,34 @@ def test_generated_case_leg_contains_the_labelled_calcification(synth_case):
     for cluster in case.label["clusters"]:
         b = cluster["bbox_px"]
         assert r0 <= b[0] and c0 <= b[1] and b[2] <= r1 and b[3] <= c1
+
+
+def test_a_radiograph_with_clipped_background_and_burned_in_text_is_not_a_graphic():
+    from radassist.image.legcheck import looks_like_graphic
+
+    rng = np.random.default_rng(3)
+    image = np.full((256, 256), 2700.0)  # clipped air: one value over most of the film
+    image[:, 90:170] = 20000 + 3000 * rng.standard_normal((256, 80))  # the leg, noisy
+    image[5:12, 5:60] = 0.0  # burned-in text darker than the clipped air
+    image[-6:, :] = 53000.0  # an unexposed band at the bottom
+    assert not looks_like_graphic(np.round(image))
+    pattern = np.repeat(np.linspace(0, 1, 8), 32)[None, :].repeat(256, axis=0)  # 8 grey steps
+    assert looks_like_graphic(pattern)
+
+
+def test_a_lesion_beside_the_tibia_is_taken_out_of_the_bone_mask():
+    from radassist.image.analyze import _without_lesions
+
+    seg, _, _ = _segment(make_phantom(seed=5))
+    rows, cols = np.nonzero(seg.bone & ~ndi.binary_dilation(seg.joint, iterations=8) if seg.joint.any() else seg.bone)
+    # A dense 8 mm lump fused to the side of a shaft, away from the bone ends.
+    r = int(np.median(rows))
+    c = int(cols[rows == r].max()) + 2
+    yy, xx = np.ogrid[: seg.image.shape[0], : seg.image.shape[1]]
+    lump = (yy - r) ** 2 + (xx - c) ** 2 <= (4.0 / seg.mm_per_px) ** 2
+    seg.image = np.where(lump, seg.image + 0.5 * (seg.bone_level - seg.tissue_level), seg.image)
+    seg.bone = seg.bone | lump
+    cleaned = _without_lesions(seg)
+    assert not cleaned[lump & ~ndi.binary_dilation(seg.bone & ~lump, iterations=2)].any()
+    # The shafts themselves stay bone.
+    assert cleaned.sum() >= 0.9 * (seg.bone & ~lump).sum()

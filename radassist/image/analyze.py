@@ -28,7 +28,7 @@ from scipy.spatial import ConvexHull, QhullError
 
 from radassist.model import PATTERN_SIGNIFICANCE, Cluster, ImageFindings, Mass
 
-from . import artefacts, classify, cluster, detect, legcheck, masses, measure, segment
+from . import artefacts, axial, classify, cluster, detect, legcheck, masses, measure, segment
 from .grids import block_mean, grid_factor
 from .morph import grow, shrink
 
@@ -51,7 +51,7 @@ PLAUSIBLE_FIELD_MM = (120.0, 900.0)
 #: Re-run segmentation when the anatomical scale differs this much from the provisional one.
 RESCALE_TOLERANCE = 0.25
 #: Soft-tissue margins where no focus is looked for.
-SKIN_MARGIN_MM = 5.0
+SKIN_MARGIN_MM = 3.0
 BONE_MARGIN_MM = 1.5
 FIELD_MARGIN_MM = 2.0
 IMAGE_BORDER_MM = 3.0
@@ -183,6 +183,7 @@ def analyze_image(
         leg_bbox = _leg_bbox(seg, img.shape)
         if not_leg:
             return _insufficient(*not_leg, notes=notes)
+        seg.bone = _without_lesions(seg)
         zone = _soft_tissue_zone(seg)
         if not zone.any():
             return _insufficient("no soft tissue left to analyse once bone, joints and borders are excluded",
@@ -283,12 +284,45 @@ def _soft_tissue_zone(seg: segment.Segmentation) -> np.ndarray:
     zone = shrink(seg.leg, max(1, int(round(SKIN_MARGIN_MM / mm))))
     zone &= ~grow(seg.bone, max(1, int(round(BONE_MARGIN_MM / mm))))
     zone &= ~seg.busy
+    zone &= ~seg.joint
     zone &= ~seg.markers
     zone &= ~grow(~seg.field, max(1, int(round(FIELD_MARGIN_MM / mm))))
     border = max(1, int(np.ceil(IMAGE_BORDER_MM / mm)))
     zone[:border] = zone[-border:] = False
     zone[:, :border] = zone[:, -border:] = False
     return zone
+
+
+#: Bright objects shorter than this along the leg (mm) inside the bone mask are
+#: lesions projecting over or beside the bone, not bone (bone runs along the leg).
+LESION_OVER_BONE_MAX_MM = 35.0
+#: ... when they stand this fraction of the tissue contrast above the leg's axial background.
+LESION_OVER_BONE_CONTRAST = 0.04
+
+
+def _without_lesions(seg: segment.Segmentation) -> np.ndarray:
+    """The bone mask with compact bright objects (lesions) taken out of it.
+
+    The segmentation's bone is a brightness threshold, which also takes in a
+    dense lesion next to the bone. What rises above the leg's axial background
+    (:mod:`.axial`) in a compact piece is not bone; bone ends at the joints
+    (joint sections, and raised pieces wider than a lesion) stay bone.
+    """
+    contrast = max(seg.tissue_level - seg.air_level, 1e-6)
+    background = axial.axial_opening(seg.image, seg.leg, seg.axis_angle, axial.AXIAL_OPENING_MM / seg.mm_per_px)
+    raised = (seg.image - background) > LESION_OVER_BONE_CONTRAST * contrast
+    labels, n = ndi.label(raised & seg.leg)
+    if n == 0:
+        return seg.bone
+    limit = LESION_OVER_BONE_MAX_MM / seg.mm_per_px
+    keep_bone = seg.joint
+    lesion = np.zeros(n + 1, dtype=bool)
+    for k, box in enumerate(ndi.find_objects(labels), start=1):
+        own = labels[box] == k
+        extent = max(box[0].stop - box[0].start, box[1].stop - box[1].start)
+        lesion[k] = extent <= limit and not (own & keep_bone[box]).any() and (own & seg.bone[box]).any()
+    found = ndi.binary_dilation(lesion[labels], iterations=1)
+    return seg.bone & ~found
 
 
 def _exclusion_notes(seg: segment.Segmentation) -> list[str]:

@@ -21,8 +21,12 @@ MAX_LEG_FIELD_FRACTION = 0.92
 #: A long bone spans at least this fraction of the leg's length in the image
 #: (a tibia runs the length of a calf film; a femur on a hip film does not) ...
 MIN_LONG_BONE_SPAN = 0.55
-#: ... and runs within this angle of the leg axis.
+#: ... and runs within this angle of the leg axis ...
 MAX_LONG_BONE_ANGLE_DEG = 20.0
+#: A shorter piece (the shaft between the bone ends set aside as joints) will
+#: do when it spans this fraction and runs within this angle of the axis.
+MIN_SHAFT_SPAN = 0.35
+MAX_SHAFT_ANGLE_DEG = 6.0
 #: Plausible adult/child calf widths (mm) when the spacing is known.
 LEG_WIDTH_RANGE_MM = (40.0, 200.0)
 #: The leg outline is at least this elongated (visible length / median width).
@@ -35,24 +39,32 @@ ENCLOSED_AIR_LEVEL = 0.25
 #: Fraction of pixels taken by the 8 most frequent grey levels above which an
 #: image is a synthetic graphic (test pattern), not a radiograph.
 MAX_FLAT_LEVEL_FRACTION = 0.5
+#: Grey levels this close (fraction of the value range) to either end are
+#: background (clipped air, unexposed film), not drawing.
+EXTREME_LEVEL_FRACTION = 0.12
 
 
 def looks_like_graphic(grid: np.ndarray) -> bool:
     """True when a few exact grey levels cover most of the image (test patterns, drawings).
 
-    The darkest and brightest levels are left out: a radiograph may have a
-    large background of clipped air or of unexposed film at one value.
+    Levels within :data:`EXTREME_LEVEL_FRACTION` of either end of the value
+    range are left out: a radiograph may have a large background of clipped
+    air or of unexposed film at one value, with a few burned-in pixels even
+    darker or brighter than it.
     """
     values = np.asarray(grid).ravel()
     if values.size == 0:
         return True
-    levels, counts = np.unique(values, return_counts=True)
-    inner = (levels > levels[0]) & (levels < levels[-1])
-    if not inner.any():
+    lo, hi = float(values.min()), float(values.max())
+    if not hi > lo:
         return True
-    rest = counts[inner]
-    top = np.sort(rest)[-8:].sum()
-    return bool(top / rest.sum() > MAX_FLAT_LEVEL_FRACTION)
+    margin = EXTREME_LEVEL_FRACTION * (hi - lo)
+    inner = values[(values > lo + margin) & (values < hi - margin)]
+    if inner.size < 0.05 * values.size:
+        return True
+    _, counts = np.unique(inner, return_counts=True)
+    top = np.sort(counts)[-8:].sum()
+    return bool(top / inner.size > MAX_FLAT_LEVEL_FRACTION)
 
 
 def enclosed_air_fraction(seg: Segmentation) -> float:
@@ -99,8 +111,10 @@ def reasons_not_a_leg(seg: Segmentation, spacing_known: bool) -> list[str]:
             reasons.append(f"the body is {width_mm:.0f} mm wide, not a calf: not a lower-leg radiograph?")
     long_ok = [
         b for b in seg.long_bones
-        if b["length_mm"] / seg.mm_per_px >= MIN_LONG_BONE_SPAN * leg_length_px
-        and b["angle_deg"] <= MAX_LONG_BONE_ANGLE_DEG
+        if (b["length_mm"] / seg.mm_per_px >= MIN_LONG_BONE_SPAN * leg_length_px
+            and b["angle_deg"] <= MAX_LONG_BONE_ANGLE_DEG)
+        or (b["length_mm"] / seg.mm_per_px >= MIN_SHAFT_SPAN * leg_length_px
+            and b["angle_deg"] <= MAX_SHAFT_ANGLE_DEG)
     ]
     if not long_ok:
         reasons.append("no long bone found along the limb — not a lower-leg radiograph?")
