@@ -1,0 +1,536 @@
+"""The FastAPI application: the radiologist's page and the JSON API.
+
+``create_app(settings)`` builds the app; ``radassist serve`` runs it with
+uvicorn. Routes:
+
+=======  ================================  ===========================================
+GET      /                                 the upload form
+POST     /analyses                         form upload → 303 to the result page
+GET      /analyses/{id}                    the result page
+GET      /analyses/{id}.json               the result JSON (download)
+GET      /analyses/{id}/overlay.png        the radiograph with every cluster outlined
+GET      /analyses/{id}/display.png        the windowed radiograph the page draws on
+POST     /api/v1/analyses                  multipart ``file`` (+ ``report``) → result JSON
+GET      /api/v1/analyses/{id}             a stored result
+POST     /api/v1/analyses/{id}/feedback    agree / disagree, comment, corrections
+POST     /api/v1/recommend                 the rules alone, or a stored result corrected
+GET      /api/v1/schema                    JSON Schema of the result
+GET      /healthz                          liveness and queue state
+GET      /docs, /openapi.json              API documentation (served locally)
+=======  ================================  ===========================================
+
+Errors are JSON ``{"error": {"code", "message"}}`` on the API and a readable
+page on the form; never a traceback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import shutil
+import tempfile
+import time
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Annotated, Literal, Optional
+
+from fastapi import APIRouter, FastAPI, File, Form, Request, UploadFile
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from .. import __version__
+from ..errors import RadassistError, UnreadableInputError
+from ..model import (
+    CONCEPTS,
+    PATTERNS,
+    STATUSES,
+    Action,
+    AnalysisResult,
+    Concept,
+    Pattern,
+    Status,
+)
+from ..render import ACTION_TITLES
+from . import security
+from .corrections import CorrectionError, Corrections, Redecision, redecide
+from .images import overlay_from_display
+from .report_view import report_pieces
+from .settings import Settings
+from .store import Store
+from .worker import AnalysisPool, BusyError
+
+log = logging.getLogger("radassist.web")
+
+HERE = Path(__file__).resolve().parent
+#: Paths answered with JSON errors; every other path is a page and gets an HTML error.
+JSON_PREFIXES = ("/api/", "/healthz", "/openapi.json")
+#: How long a request for the display image waits for one still being encoded.
+DISPLAY_WAIT_S = 10.0
+HTTP_CODES = {400: "bad_request", 401: "unauthorised", 403: "forbidden", 404: "not_found",
+              405: "method_not_allowed", 413: "input_too_large", 415: "unsupported_media_type",
+              422: "invalid_request", 429: "too_many_requests", 503: "busy"}
+
+
+#: Outline colour groups, as in :data:`radassist.render.PATTERN_COLOURS`.
+PATTERN_GROUPS = {
+    "stippled": "concerning", "eccentric": "concerning", "nonspecific": "nonspecific",
+    "diffuse": "benign", "central": "benign", "laminated": "benign", "popcorn": "benign",
+    "arterial": "vascular", "phlebolith": "vascular", "peripheral_plaque": "myonecrosis",
+}
+
+
+class InternalAnalysisError(RadassistError):
+    """The analysis failed on a bug: reported as a one-line 500, logged by type only."""
+
+    code = "internal_error"
+    http_status = 500
+
+
+class NotFoundError(RadassistError):
+    code = "not_found"
+    http_status = 404
+
+
+class InvalidRequestError(RadassistError):
+    code = "invalid_request"
+    http_status = 422
+
+
+# --- request and response bodies ----------------------------------------------
+
+
+class ErrorDetail(BaseModel):
+    code: str
+    message: str
+
+
+class ErrorBody(BaseModel):
+    error: ErrorDetail
+
+
+class RecommendRequest(BaseModel):
+    """Either plain facts (``patterns``, ``mass_detected``, ``concepts``) or a stored result with corrections."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    result_id: Optional[str] = Field(None, description="a stored result; its findings are corrected and re-decided")
+    corrections: Corrections = Field(default_factory=Corrections)
+    patterns: list[Pattern] = Field(default_factory=list)
+    mass_detected: bool = False
+    concepts: dict[Concept, Status] = Field(default_factory=dict)
+
+
+class FeedbackRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    verdict: Literal["agree", "disagree"]
+    comment: Optional[str] = Field(None, max_length=4000)
+    corrections: Corrections = Field(default_factory=Corrections)
+
+
+class FeedbackReceipt(BaseModel):
+    feedback_id: int
+    result_id: str
+    verdict: str
+    primary_action: Optional[Action]
+    corrected_primary_action: Optional[Action]
+
+
+class Health(BaseModel):
+    status: Literal["ok"]
+    version: str
+    analyses_in_flight: int
+    queue_size: int
+
+
+ERROR_RESPONSES = {
+    status: {"model": ErrorBody, "description": description}
+    for status, description in (
+        (400, "unreadable input (not DICOM, truncated, undecodable pixel data)"),
+        (401, "the API token is required and was missing or wrong"),
+        (413, "the upload or the image is too large"),
+        (422, "unsupported input (a DICOM radassist does not analyse) or an invalid request"),
+        (503, "the analysis queue is full: retry after the Retry-After seconds"),
+    )
+}
+
+
+# --- the app ------------------------------------------------------------------
+
+
+def create_app(settings: Optional[Settings] = None, *, pool: Optional[AnalysisPool] = None) -> FastAPI:
+    """Build the web app.
+
+    Parameters
+    ----------
+    settings : Settings, optional
+        Default: :meth:`Settings.from_env`.
+    pool : AnalysisPool, optional
+        The analysis pool (tests pass one with a stand-in analysis); default
+        one made from the settings.
+    """
+    settings = settings or Settings.from_env()
+    settings.upload_dir.mkdir(parents=True, exist_ok=True)
+    os.chmod(settings.upload_dir, 0o700)
+    store = Store(settings.database_path)
+    pool = pool or AnalysisPool(settings.analysis_processes, settings.queue_size, settings.executor)
+    pool.database = str(settings.database_path)
+    token = settings.api_token.get_secret_value() if settings.api_token else None
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        pool.start()
+        log.info("radassist web %s ready (%d analysis %s(es), queue %d)", __version__, pool.processes,
+                 pool.kind, pool.queue_size)
+        try:
+            yield
+        finally:
+            pool.shutdown()
+
+    app = FastAPI(
+        title="radassist",
+        version=__version__,
+        description="Decision support for soft-tissue calcifications on calf radiographs — not a diagnosis.",
+        docs_url=None, redoc_url=None,  # FastAPI's docs pages load scripts from a CDN; /docs is served locally
+        lifespan=lifespan,
+    )
+    app.state.settings, app.state.store, app.state.pool = settings, store, pool
+    templates = Jinja2Templates(directory=str(HERE / "templates"))
+    templates.env.globals.update(version=__version__, action_titles=ACTION_TITLES, token_required=bool(token))
+    app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
+
+    # Outermost last: headers on every response, the token before any body is read, then the size limit.
+    app.add_middleware(security.BodySizeLimit, limit_bytes=settings.max_upload_bytes)
+    app.add_middleware(TokenGate, token=token)
+    app.add_middleware(security.SecurityHeaders)
+    _install_error_handlers(app, templates)
+
+    api = APIRouter(prefix="/api/v1", tags=["api"])
+    pages = APIRouter(include_in_schema=False)
+
+    # --- analysis ---------------------------------------------------------
+
+    async def analyse_upload(upload: UploadFile, report: Optional[str], source: str):
+        """Save the upload to a private temp file, analyse it in the pool, delete it, store the result."""
+        fd, tmp = tempfile.mkstemp(dir=settings.upload_dir, suffix=".upload")
+        started = time.perf_counter()
+        try:
+            with os.fdopen(fd, "wb") as out:
+                await run_in_threadpool(shutil.copyfileobj, upload.file, out, 1 << 20)
+            if os.path.getsize(tmp) == 0:
+                raise UnreadableInputError("the uploaded file is empty: choose a DICOM file")
+            report = report if (report or "").strip() else None
+            try:
+                done = await pool.run(tmp, report, source if report else None)
+            except RadassistError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - a bug must not become a traceback on the page
+                # The type only: messages from the DICOM stack can quote header values.
+                log.error("analysis failed: %s", type(exc).__name__,
+                          exc_info=bool(os.environ.get("RADASSIST_DEBUG")))
+                raise InternalAnalysisError("radassist failed on this input (a bug, not your file's fault); "
+                                            "it has been logged") from None
+        finally:
+            await upload.close()
+            os.unlink(tmp)  # uploads never outlive their analysis
+        await run_in_threadpool(store.save_result, done.result_id, done.result_json, report)
+        log.info("analysed result_id=%s status=%s primary_action=%s pipeline_ms=%.0f total_ms=%.0f",
+                 done.result_id, done.status, done.primary_action, done.pipeline_ms,
+                 (time.perf_counter() - started) * 1000)
+        return done
+
+    async def display_of(result_id: str) -> bytes:
+        """The stored display PNG, waiting briefly for one the analysis process is still writing."""
+        stored(result_id)
+        deadline = time.monotonic() + DISPLAY_WAIT_S
+        while True:
+            png = await run_in_threadpool(store.display_png, result_id)
+            if png or time.monotonic() > deadline:
+                break
+            await asyncio.sleep(0.05)
+        if not png:
+            raise NotFoundError("this result has no image")
+        return png
+
+    @api.post("/analyses", summary="Analyse one DICOM radiograph (and optional report text)",
+              response_model=AnalysisResult, responses=ERROR_RESPONSES)
+    async def api_analyse(file: Annotated[UploadFile, File(description="the DICOM file")],
+                          report: Annotated[Optional[str], Form(description="report or clinical indication")] = None):
+        done = await analyse_upload(file, report, "api")
+        return Response(done.result_json, media_type="application/json")
+
+    @pages.post("/analyses")
+    async def form_analyse(file: Annotated[UploadFile, File()],
+                           report: Annotated[Optional[str], Form()] = None):
+        done = await analyse_upload(file, report, "form")
+        return RedirectResponse(f"/analyses/{done.result_id}", status_code=303)
+
+    # --- stored results ---------------------------------------------------
+
+    def stored(result_id: str):
+        item = store.result(result_id)
+        if item is None:
+            raise NotFoundError(f"no analysis with id {result_id} (results are kept on the server that made them)")
+        return item
+
+    @api.get("/analyses/{result_id}", summary="A stored result", response_model=AnalysisResult,
+             responses={404: {"model": ErrorBody}})
+    async def api_result(result_id: str):
+        return Response(stored(result_id).result_json, media_type="application/json")
+
+    @pages.get("/analyses/{result_id}.json")
+    async def download_json(result_id: str):
+        item = stored(result_id)
+        return Response(item.result_json, media_type="application/json",
+                        headers={"content-disposition": f'attachment; filename="radassist-{result_id}.json"'})
+
+    @pages.get("/analyses/{result_id}/display.png")
+    async def display_image(result_id: str):
+        return Response(await display_of(result_id), media_type="image/png")
+
+    @pages.get("/analyses/{result_id}/overlay.png")
+    async def overlay_image(result_id: str):
+        item = stored(result_id)
+        png = await display_of(result_id)
+        result = AnalysisResult.model_validate_json(item.result_json)
+        overlay = await run_in_threadpool(overlay_from_display, png, result.image, result.study.rows,
+                                          result.study.columns)
+        return Response(overlay, media_type="image/png",
+                        headers={"content-disposition": f'attachment; filename="radassist-{result_id}-overlay.png"'})
+
+    @pages.get("/analyses/{result_id}", response_class=HTMLResponse)
+    async def result_page(request: Request, result_id: str):
+        item = stored(result_id)
+        result = AnalysisResult.model_validate_json(item.result_json)
+        return templates.TemplateResponse(request, "result.html", _result_context(result, item.report_text))
+
+    # --- corrections and feedback ------------------------------------------
+
+    @api.post("/recommend", summary="The management rules alone, or a stored result with corrections",
+              response_model=Redecision, responses={404: {"model": ErrorBody}, 422: {"model": ErrorBody}})
+    async def api_recommend(body: RecommendRequest):
+        if body.result_id:
+            result = AnalysisResult.model_validate_json(stored(body.result_id).result_json)
+            try:
+                return redecide(result, body.corrections)
+            except CorrectionError as exc:
+                raise InvalidRequestError(str(exc)) from None
+        from ..rules import Facts, decide
+
+        decision = decide(Facts.simple(body.patterns, body.mass_detected, body.concepts))
+        return Redecision(recommendations=decision.recommendations, primary_action=decision.primary_action,
+                          patterns=[p for p in body.patterns if p != "none"], warnings=decision.warnings)
+
+    @api.post("/analyses/{result_id}/feedback", summary="Agree or disagree with a result (QA feedback)",
+              response_model=FeedbackReceipt, responses={404: {"model": ErrorBody}, 422: {"model": ErrorBody}})
+    async def api_feedback(result_id: str, body: FeedbackRequest):
+        result = AnalysisResult.model_validate_json(stored(result_id).result_json)
+        corrected = None
+        if not body.corrections.is_empty():
+            try:
+                corrected = redecide(result, body.corrections).primary_action
+            except CorrectionError as exc:
+                raise InvalidRequestError(str(exc)) from None
+        feedback_id = await run_in_threadpool(
+            store.add_feedback, result_id=result_id, algorithm_id=result.algorithm.id,
+            algorithm_version=result.algorithm.version, primary_action=result.primary_action,
+            verdict=body.verdict, comment=(body.comment or "").strip() or None,
+            corrections=body.corrections.model_dump(mode="json") if not body.corrections.is_empty() else None,
+            corrected_primary_action=corrected,
+        )
+        log.info("feedback result_id=%s verdict=%s corrected=%s", result_id, body.verdict, corrected is not None)
+        return FeedbackReceipt(feedback_id=feedback_id, result_id=result_id, verdict=body.verdict,
+                               primary_action=result.primary_action, corrected_primary_action=corrected)
+
+    # --- the rest ----------------------------------------------------------
+
+    @api.get("/schema", summary="JSON Schema of the analysis result")
+    async def api_schema():
+        return AnalysisResult.model_json_schema()
+
+    @app.get("/healthz", response_model=Health, tags=["service"], summary="Liveness and queue state")
+    async def healthz():
+        return Health(status="ok", version=__version__, analyses_in_flight=pool.in_flight, queue_size=pool.queue_size)
+
+    @pages.get("/", response_class=HTMLResponse)
+    async def index(request: Request):
+        return templates.TemplateResponse(request, "index.html", {"max_upload_mb": settings.max_upload_mb})
+
+    @pages.get("/docs", response_class=HTMLResponse)
+    async def docs(request: Request):
+        return templates.TemplateResponse(request, "docs.html", {"endpoints": _endpoints(app.openapi())})
+
+    @pages.get("/login", response_class=HTMLResponse)
+    async def login_form(request: Request):
+        return templates.TemplateResponse(request, "login.html", {"error": None})
+
+    @pages.post("/login")
+    async def login(request: Request, token_given: Annotated[str, Form(alias="token")] = ""):
+        if not token or not security.is_authorised(token, f"Bearer {token_given}", None):
+            return templates.TemplateResponse(request, "login.html", {"error": "That token is not right."},
+                                              status_code=401)
+        response = RedirectResponse("/", status_code=303)
+        response.set_cookie(security.SESSION_COOKIE, security.session_value(token), httponly=True,
+                            samesite="strict", secure=request.url.scheme == "https")
+        return response
+
+    app.include_router(api)
+    app.include_router(pages)
+    return app
+
+
+def create_app_from_env() -> FastAPI:
+    """Factory for ``uvicorn --factory`` (one app per uvicorn worker process)."""
+    return create_app(Settings.from_env())
+
+
+# --- the token gate (before any body is read) --------------------------------------
+
+
+class TokenGate:
+    """When a token is configured, only requests carrying it (bearer header or login cookie) pass."""
+
+    def __init__(self, app, token: Optional[str]):
+        self.app = app
+        self.token = token
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http" or not self.token or scope["path"].startswith(security.OPEN_PATHS):
+            await self.app(scope, receive, send)
+            return
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        if security.is_authorised(self.token, headers.get("authorization"), headers.get("cookie")):
+            await self.app(scope, receive, send)
+            return
+        if _wants_json(scope["path"]) or scope["method"] != "GET":
+            response: Response = JSONResponse(
+                {"error": {"code": "unauthorised", "message": "a valid API token is required (Authorization: Bearer …)"}},
+                status_code=401, headers={"www-authenticate": "Bearer"})
+        else:
+            response = RedirectResponse("/login", status_code=303)
+        await response(scope, receive, send)
+
+
+# --- errors ---------------------------------------------------------------------
+
+
+def _wants_json(path: str) -> bool:
+    return path.startswith(JSON_PREFIXES) or path.endswith((".json", ".png"))
+
+
+def _install_error_handlers(app: FastAPI, templates: Jinja2Templates) -> None:
+    def respond(request: Request, status: int, code: str, message: str, headers: Optional[dict] = None):
+        if _wants_json(request.url.path):
+            return JSONResponse({"error": {"code": code, "message": message}}, status_code=status, headers=headers)
+        template = "index.html" if request.method == "POST" and request.url.path == "/analyses" else "error.html"
+        return templates.TemplateResponse(
+            request, template,
+            {"error": message, "error_code": code, "status": status,
+             "max_upload_mb": app.state.settings.max_upload_mb},
+            status_code=status, headers=headers)
+
+    @app.exception_handler(RadassistError)
+    async def radassist_error(request: Request, exc: RadassistError):
+        headers = {"retry-after": str(exc.retry_after_s)} if isinstance(exc, BusyError) else None
+        log.info("refused %s %s: %s (%d)", request.method, request.url.path, exc.code, exc.http_status)
+        return respond(request, exc.http_status, exc.code, exc.message, headers)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException):
+        message = exc.detail if isinstance(exc.detail, str) else "request refused"
+        if exc.status_code == 404 and message == "Not Found":
+            message = f"there is nothing at {request.url.path}"
+        return respond(request, exc.status_code, HTTP_CODES.get(exc.status_code, "error"), message,
+                       dict(exc.headers) if exc.headers else None)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, exc: RequestValidationError):
+        # Name the field and the problem, never echo the input (it may hold report text).
+        problems = []
+        for err in exc.errors()[:5]:
+            where = ".".join(str(x) for x in err.get("loc", ()) if x not in ("body",))
+            problems.append(f"{where or 'body'}: {err.get('msg', 'invalid')}")
+        return respond(request, 422, "invalid_request", "; ".join(problems) or "invalid request")
+
+    @app.exception_handler(Exception)
+    async def internal_error(request: Request, exc: Exception):
+        # Only the type: messages from the DICOM stack can quote header values.
+        log.error("internal error on %s %s: %s", request.method, request.url.path, type(exc).__name__,
+                  exc_info=bool(os.environ.get("RADASSIST_DEBUG")))
+        return respond(request, 500, "internal_error",
+                       "radassist failed on this input (a bug, not your file's fault); it has been logged")
+
+
+# --- page context ------------------------------------------------------------------
+
+
+def _result_context(result: AnalysisResult, report_text: Optional[str]) -> dict:
+    """Everything result.html shows, computed here so the template only lays it out."""
+    rows, columns = result.study.rows, result.study.columns
+    label_px = max(12.0, max(rows, columns) / 50.0)
+    clusters = []
+    for c in result.image.clusters:
+        r0, c0, r1, c1 = c.bbox_px
+        pad = max(6.0, 0.2 * max(r1 - r0, c1 - c0), label_px * 0.5)
+        box = (max(0.0, r0 - pad), max(0.0, c0 - pad), min(rows, r1 + pad), min(columns, c1 + pad))
+        runner_up = next(iter(c.alternatives.items()), None)
+        clusters.append({
+            "cluster": c,
+            "box": box,
+            "points": " ".join(f"{cc},{rr}" for rr, cc in c.contour_px) if len(c.contour_px) >= 3 else "",
+            "label_x": box[1], "label_y": max(label_px, box[0] - label_px * 0.3),
+            "group": _pattern_group(c.pattern),
+            "runner_up": runner_up,
+        })
+    masses = []
+    for m in result.image.masses:
+        masses.append({"mass": m, "label_x": m.bbox_px[1], "label_y": min(rows - 2, m.bbox_px[2] + label_px * 1.1)})
+    recs = result.recommendations
+    return {
+        "result": result,
+        "primary": recs[0] if recs else None,
+        "others": recs[1:],
+        "clusters": clusters,
+        "masses": masses,
+        "label_px": label_px,
+        "stroke_px": max(2.0, max(rows, columns) / 600.0),
+        "pieces": report_pieces(report_text, result.text),
+        "report_text": report_text,
+        "patterns": PATTERNS,
+        "statuses": STATUSES,
+        "concepts": CONCEPTS,
+        "missing_concepts": [c for c in CONCEPTS if result.text.status_of(c) is None],
+        "page_data": {
+            "result_id": result.result_id,
+            "primary_action": result.primary_action,
+            "clusters": {str(c.id): c.pattern for c in result.image.clusters},
+            "concepts": {c.concept: c.status for c in result.text.concepts},
+            "action_titles": ACTION_TITLES,
+        },
+    }
+
+
+def _pattern_group(pattern: str) -> str:
+    """The outline colour group of a pattern (app.css colours them like the PNG overlay)."""
+    return PATTERN_GROUPS.get(pattern, "other")
+
+
+def _endpoints(openapi: dict) -> list[dict]:
+    """The OpenAPI paths flattened for the docs page."""
+    out = []
+    for path, methods in openapi.get("paths", {}).items():
+        for method, op in methods.items():
+            body = op.get("requestBody", {}).get("content", {})
+            out.append({
+                "method": method.upper(), "path": path, "summary": op.get("summary", ""),
+                "description": op.get("description", ""),
+                "parameters": [p["name"] for p in op.get("parameters", [])],
+                "body": ", ".join(body), "responses": sorted(op.get("responses", {})),
+            })
+    return out

@@ -1,0 +1,178 @@
+"""Analyses off the event loop, with a bounded queue.
+
+The analysis is CPU-bound (NumPy, scikit-image), so it runs in a process pool
+(or, for tests, a thread pool). :class:`AnalysisPool` counts the analyses
+queued or running; when ``queue_size`` are already in flight a new one is
+refused at once with :class:`BusyError` (HTTP 503 with ``Retry-After``)
+rather than piling up behind the others.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import multiprocessing
+import time
+from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Optional
+
+from ..errors import RadassistError
+
+
+class BusyError(RadassistError):
+    """Every analysis slot is taken; the client should retry after ``retry_after_s`` seconds."""
+
+    code = "busy"
+    exit_code = 1
+    http_status = 503
+
+    def __init__(self, message: str, retry_after_s: int):
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
+@dataclass(frozen=True)
+class Analysed:
+    """What one analysis hands back to the web process."""
+
+    result_json: str
+    result_id: str
+    status: str
+    primary_action: Optional[str]
+    pipeline_ms: float
+
+
+#: One thread per pool process writes display images, after the result has been handed back.
+_display_writer: Optional[ThreadPoolExecutor] = None
+
+
+def analyse_file(path: str, report_text: Optional[str], report_source: Optional[str],
+                 database: Optional[str] = None) -> Analysed:
+    """Analyse one uploaded DICOM file (runs in a pool process).
+
+    When ``database`` is given, the windowed display PNG is made and stored
+    there (table ``displays``) in the background, so the answer does not wait
+    for it. Raises the pipeline's :class:`~radassist.errors.RadassistError`
+    for inputs it refuses; they pickle, so the web process sees the same error.
+    """
+    from ..pipeline import analyze_study
+
+    study = analyze_study(Path(path), report_text, report_source=report_source)
+    result = study.result
+    if database:
+        global _display_writer
+        if _display_writer is None:
+            _display_writer = ThreadPoolExecutor(1, thread_name_prefix="radassist-display")
+        _display_writer.submit(_store_display, database, result.result_id, study)
+    return Analysed(
+        result_json=result.model_dump_json(),
+        result_id=result.result_id,
+        status=result.status,
+        primary_action=result.primary_action,
+        pipeline_ms=result.timing_ms.get("total", 0.0),
+    )
+
+
+def _store_display(database: str, result_id: str, study) -> None:
+    from .images import display_png
+    from .store import Store
+
+    try:
+        Store(database).set_display_png(result_id, display_png(study.image.pixels, study.result.image))
+    except Exception as exc:  # noqa: BLE001 - the result stands without its picture
+        logging.getLogger("radassist.web").error("display image of result_id=%s not stored: %s",
+                                                 result_id, type(exc).__name__)
+
+
+def _warm_up() -> None:
+    """Import the pipeline (SciPy, scikit-image, the DICOM codecs) and load the rules once per pool
+    process, so the first upload does not pay for it."""
+    import io
+
+    from ..pipeline import analyze_study
+    from ..synth import make_case
+    from .images import display_png
+
+    # One small analysis loads what imports alone do not (codecs, lazily built tables).
+    case = make_case(1, rows=300, columns=200)
+    buf = io.BytesIO()
+    case.dataset.save_as(buf, enforce_file_format=True)
+    study = analyze_study(buf.getvalue(), "calf pain")
+    display_png(study.image.pixels, study.result.image)
+
+
+class AnalysisPool:
+    """A pool of ``processes`` analysis workers that accepts at most ``queue_size`` jobs in flight.
+
+    Parameters
+    ----------
+    processes : int
+        Analyses that run at the same time.
+    queue_size : int
+        Analyses queued or running; one more is refused with :class:`BusyError`.
+    kind : {"process", "thread"}
+        Process pool (real service) or thread pool (tests, small machines).
+    analyse : callable
+        ``analyse(path, report_text, report_source, database) -> Analysed``;
+        must be a module-level function for a process pool.
+    database : path, optional
+        Where the analyses store their display images.
+    """
+
+    def __init__(self, processes: int, queue_size: int, kind: str = "process",
+                 analyse: Callable[..., Analysed] = analyse_file, database: Optional[str] = None):
+        self.processes = processes
+        self.queue_size = max(queue_size, 1)
+        self.kind = kind
+        self._analyse = analyse
+        self.database = str(database) if database else None
+        self._executor: Optional[Executor] = None
+        self._in_flight = 0
+        self._mean_job_s = 2.0  # until measured
+
+    @property
+    def in_flight(self) -> int:
+        return self._in_flight
+
+    def start(self) -> None:
+        if self.kind == "process":
+            # spawn, not fork: the web process has threads (uvicorn, anyio) that fork would copy half-way.
+            ctx = multiprocessing.get_context("spawn")
+            self._executor = ProcessPoolExecutor(self.processes, mp_context=ctx, initializer=_warm_up)
+            # Start and warm every process now (the service is ready when this returns), not on the first uploads.
+            warming = [self._executor.submit(time.sleep, 0.2) for _ in range(self.processes)]
+            for future in warming:
+                future.result()
+        else:
+            self._executor = ThreadPoolExecutor(self.processes, thread_name_prefix="radassist-analysis")
+
+    def shutdown(self) -> None:
+        if self._executor is not None:
+            self._executor.shutdown(wait=False, cancel_futures=True)
+            self._executor = None
+
+    def retry_after_s(self) -> int:
+        """Seconds until a slot is likely free: the queue ahead divided among the processes."""
+        return max(1, math.ceil(self._mean_job_s * self._in_flight / self.processes))
+
+    async def run(self, path: str, report_text: Optional[str], report_source: Optional[str]) -> Analysed:
+        """Analyse one file without blocking the event loop; :class:`BusyError` when the queue is full."""
+        if self._executor is None:
+            raise RuntimeError("AnalysisPool.start() was not called")
+        # The event loop is single-threaded, so this check-and-increment cannot race.
+        if self._in_flight >= self.queue_size:
+            raise BusyError(f"the service is busy ({self._in_flight} analyses queued or running); "
+                            "please retry shortly", self.retry_after_s())
+        self._in_flight += 1
+        started = time.perf_counter()
+        try:
+            loop = asyncio.get_running_loop()
+            return await loop.run_in_executor(self._executor, self._analyse, path, report_text, report_source,
+                                              self.database)
+        finally:
+            self._in_flight -= 1
+            elapsed = time.perf_counter() - started
+            self._mean_job_s = 0.8 * self._mean_job_s + 0.2 * elapsed
