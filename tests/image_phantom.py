@@ -41,6 +41,7 @@ def make_phantom(
     marker=False,
     phleboliths=(),
     stipple_at=None,
+    masses=(),
     noise=0.004,
     seed=0,
 ) -> Phantom:
@@ -60,6 +61,8 @@ def make_phantom(
         Solid round calcifications.
     stipple_at : (row_mm, col_mm) or None
         Centre of a field of 20 tiny (0.8 mm) dots spread over ~15 mm.
+    masses : sequence of (row_mm, col_mm, radius_mm)
+        Soft-tissue masses: spheres attenuating 30 % more than muscle.
     noise : float
         Gaussian noise standard deviation.
     seed : int
@@ -77,6 +80,9 @@ def make_phantom(
     fibula = _tube_chord(xx - fibula_c, 6.0, 3.0)
     bone = ((np.abs(xx - tibia_c) < 12.0) | (np.abs(xx - fibula_c) < 6.0)) & leg
     img = AIR + TISSUE_PER_MM * tissue_path + BONE_PER_MM * (tibia + fibula) * leg
+    for r_mm, c_mm, rad in masses:
+        chord = 2 * np.sqrt(np.clip(rad**2 - (yy - r_mm) ** 2 - (xx - c_mm) ** 2, 0, None))
+        img = img + 0.3 * TISSUE_PER_MM * chord
     boxes = []
     for r_mm, c_mm, diam in phleboliths:
         rad = diam / 2

@@ -149,3 +149,30 @@ def test_the_pattern_table_scores_every_pattern_in_range():
     scores = pattern_scores({}, table)
     assert set(scores) == set(table["patterns"]) | {"nonspecific"}
     assert all(0.0 <= s <= 1.0 for s in scores.values())
+
+
+def _mass_case(calcification_offset_mm, with_mass=True):
+    from image_phantom import make_phantom
+
+    row, col = 150.0, 60.0  # soft tissue between the skin and the tibia
+    phantom = make_phantom(spacing_mm=0.2, phleboliths=[(row + calcification_offset_mm, col, 4.0)],
+                           masses=[(row, col, 14.0)] if with_mass else (), seed=11)
+    return analyze_image(phantom.pixels, (0.2, 0.2)), phantom
+
+
+def test_a_soft_tissue_mass_around_a_calcification_is_found_and_related_to_it():
+    central, _ = _mass_case(0.0)
+    edge, _ = _mass_case(9.0)
+    assert central.mass_detected and edge.mass_detected
+    (c,), (e,) = central.clusters, edge.clusters
+    assert c.mass_id is not None and e.mass_id is not None
+    mass = central.masses[0]
+    # The mass is the 28 mm sphere, not the 4 mm calcification.
+    assert 20.0 <= max(mass.size_mm) <= 40.0
+    assert c.features["mass_offset_norm"] < 0.35 < e.features["mass_offset_norm"]
+
+
+def test_no_mass_is_reported_around_a_calcification_in_plain_soft_tissue():
+    result, _ = _mass_case(0.0, with_mass=False)
+    assert len(result.clusters) == 1
+    assert not result.mass_detected and result.clusters[0].mass_id is None
