@@ -176,3 +176,21 @@ def test_no_mass_is_reported_around_a_calcification_in_plain_soft_tissue():
     result, _ = _mass_case(0.0, with_mass=False)
     assert len(result.clusters) == 1
     assert not result.mass_detected and result.clusters[0].mass_id is None
+
+
+def test_a_beaded_arterial_wall_is_one_arterial_cluster():
+    spacing = 0.2
+    phantom = make_phantom(spacing_mm=spacing, seed=4)
+    img = phantom.pixels.copy()
+    yy, xx = np.mgrid[0 : img.shape[0], 0 : img.shape[1]].astype(np.float32) * spacing
+    col = 45.0  # soft tissue, parallel to the leg axis (the rows)
+    wall = (np.abs(xx - col) < 0.6) & (yy > 100) & (yy < 130)  # a 30 mm wall segment
+    beads = [(142.0, col), (156.0, col), (168.0, col + 4.0)]  # beads beyond it, one on the partner wall
+    for r, c in beads:
+        wall |= (yy - r) ** 2 + (xx - c) ** 2 < 1.2**2
+    img = img + 0.06 * wall
+    result = analyze_image(img, (spacing, spacing))
+    hits = [c for c in result.clusters if c.bbox_px[0] * spacing < 170 and c.bbox_px[2] * spacing > 100]
+    assert len(hits) == 1, [(c.pattern, c.bbox_px) for c in result.clusters]
+    assert hits[0].pattern == "arterial"
+    assert hits[0].lesion_count >= 3

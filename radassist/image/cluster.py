@@ -23,6 +23,13 @@ COLLINEAR_GAP_MM = 30.0
 COLLINEAR_OFFSET_MM = 4.0
 #: ... and their directions differ by at most this.
 COLLINEAR_ANGLE_DEG = 20.0
+#: A small piece (a bead, at most this long) on a linear group's line joins it
+#: across gaps up to :data:`BEAD_GAP_MM` (a beaded, interrupted arterial wall).
+BEAD_MAX_MM = 6.0
+BEAD_GAP_MM = 15.0
+#: ... and lies within this distance of the line (the partner wall of a
+#: "tram track" runs 2–6 mm from it).
+BEAD_OFFSET_MM = 7.0
 #: A piece is linear when it is this elongated ...
 LINEAR_MIN_ELONGATION = 3.0
 #: ... and runs within this angle of the leg axis.
@@ -141,27 +148,29 @@ def _join_collinear(members: list[list[int]], foci: list[Focus], det_mm: float, 
             linear = (major / max(minor, 1.0) >= LINEAR_MIN_ELONGATION or len(m) >= 3 and
                       major / max(minor, 1.0) >= 2.0) and angle <= LINEAR_MAX_AXIS_ANGLE_DEG
             proj = (coords - centre) @ direction
-            info.append((linear, centre, direction, proj.min(), proj.max()))
+            bead = not linear and major * det_mm <= BEAD_MAX_MM
+            info.append((linear, centre, direction, proj.min(), proj.max(), bead))
         for a in range(len(members)):
             if not info[a][0]:
                 continue
-            for b in range(a + 1, len(members)):
-                if not info[b][0]:
+            for b in range(len(members)):
+                if b == a or not (info[b][0] and b > a or info[b][5]):
                     continue
-                _, ca, da, lo_a, hi_a = info[a]
-                _, cb, db, lo_b, hi_b = info[b]
+                _, ca, da, lo_a, hi_a, _ = info[a]
+                linear_b, cb, db, lo_b, hi_b, _ = info[b]
                 cos = min(1.0, abs(float(da @ db)))
-                if np.degrees(np.arccos(cos)) > COLLINEAR_ANGLE_DEG:
+                # A small bead has no direction of its own: only its place on the line counts.
+                if linear_b and np.degrees(np.arccos(cos)) > COLLINEAR_ANGLE_DEG:
                     continue
                 offset = cb - ca
                 perp = abs(float(offset[0] * da[1] - offset[1] * da[0])) * det_mm
-                if perp > COLLINEAR_OFFSET_MM:
+                if perp > (COLLINEAR_OFFSET_MM if linear_b else BEAD_OFFSET_MM):
                     continue
                 t = float(offset @ da)
                 sign = 1.0 if float(da @ db) >= 0 else -1.0
                 b_lo, b_hi = sorted((t + sign * lo_b, t + sign * hi_b))
                 gap = max(b_lo - hi_a, lo_a - b_hi, 0.0) * det_mm
-                if gap <= COLLINEAR_GAP_MM:
+                if gap <= (COLLINEAR_GAP_MM if linear_b else BEAD_GAP_MM):
                     members[a] = members[a] + members[b]
                     del members[b]
                     changed = True
