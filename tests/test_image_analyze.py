@@ -194,3 +194,15 @@ def test_a_beaded_arterial_wall_is_one_arterial_cluster():
     assert len(hits) == 1, [(c.pattern, c.bbox_px) for c in result.clusters]
     assert hits[0].pattern == "arterial"
     assert hits[0].lesion_count >= 3
+
+
+def test_only_unnamed_clusters_on_a_strong_edge_are_dropped_as_edge_artefacts():
+    from radassist.image.artefacts import UNNAMED_MAX_EDGE_STEP, unnamed_on_edge
+
+    on_edge = {"edge_step": UNNAMED_MAX_EDGE_STEP * 1.5}
+    flat = {"edge_step": UNNAMED_MAX_EDGE_STEP * 0.5}
+    assert unnamed_on_edge(on_edge, "nonspecific")
+    assert not unnamed_on_edge(flat, "nonspecific")
+    # A named pattern carries shape evidence of its own and stays, whatever its background.
+    for pattern in ("phlebolith", "stippled", "eccentric", "arterial"):
+        assert not unnamed_on_edge(on_edge, pattern)

@@ -217,22 +217,35 @@ def analyze_image(
         # Without calcifications there is nothing to relate a mass to.
         soft = masses.soft_residual(seg, calcified) if groups else None
         mass_regions = []
+        found_by: dict[int, int] = {}  # mass index -> the group whose search found it
         for g in groups:
             lesion = _groups_on_seg_grid([g], found, grids, seg.image.shape)
             own = masses.mass_around(soft, seg, lesion)
             if own is not None:
                 if not any((m.mask & own.mask).sum() > 0.3 * own.mask.sum() for m in mass_regions):
+                    found_by[len(mass_regions)] = id(g)
                     mass_regions.append(own)
             g.features.update(_mass_relation(g, found, grids, mass_regions))
 
     with _stage(timings, "classify"):
+        decided = [(g, classify.decide(g.features)) for g in groups]
+        kept = [(g, d) for g, d in decided if not artefacts.unnamed_on_edge(g.features, d.pattern)]
+        on_edges = len(decided) - len(kept)
+        # A mass is reported with the clusters that found it or lie in it.
+        kept_ids = {id(g) for g, _ in kept}
+        in_use = sorted({i for i, gid in found_by.items() if gid in kept_ids}
+                        | {int(g.features["mass_index"]) for g, _ in kept
+                           if g.features.get("mass_index", -1) >= 0 and g.features.get("mass_overlap", 0) >= 0.3})
+        renumber = {old: new for new, old in enumerate(in_use)}
         clusters = []
-        for g in groups:
-            decision = classify.decide(g.features)
+        for g, decision in kept:
+            index = int(g.features.get("mass_index", -1))
+            g.features["mass_index"] = float(renumber.get(index, -1))
             clusters.append(_to_cluster(len(clusters) + 1, g, decision, found, grids, img.shape,
                                         spacing_mm if spacing_known else None))
-        mass_models = [_to_mass(i + 1, m, grids, img.shape, spacing_mm if spacing_known else None)
-                       for i, m in enumerate(mass_regions)]
+        mass_models = [_to_mass(renumber[i] + 1, mass_regions[i], grids, img.shape,
+                                spacing_mm if spacing_known else None) for i in in_use]
+        _note(notes, on_edges, "amorphous cluster", "on a skin, fat-plane or bone edge excluded")
         patterns = [p for p in PATTERN_SIGNIFICANCE if any(c.pattern == p for c in clusters)]
         if found.count and not clusters:
             _note(notes, found.count, "faint focus", "below the reporting threshold ignored", plural="faint foci")

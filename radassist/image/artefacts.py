@@ -60,6 +60,13 @@ BONE_RIM_DISTANCE_MM = 3.0
 #: A cluster whose background steps by more than this many times its own peak
 #: contrast across 4 mm sits on an edge.
 MAX_EDGE_RATIO = 2.5
+#: A faint cluster (peak below this SNR) this close to bone (mm) is the bone's
+#: own edge or texture showing through the margin.
+FAINT_NEAR_BONE_SNR = 10.0
+FAINT_NEAR_BONE_MM = 4.0
+#: A cluster that fits no pattern on a background stepping by more than this
+#: fraction of the tissue contrast across 4 mm sits on an edge (skin, fat plane, cortex).
+UNNAMED_MAX_EDGE_STEP = 0.3
 #: A lone continuous streak (aspect, continuity) this close to bone is its cortex.
 BONE_STREAK_MIN_ASPECT = 3.0
 BONE_STREAK_MIN_CONTINUITY = 0.8
@@ -183,14 +190,15 @@ def hugs_bone(group: Group, bone_distance_mm: np.ndarray) -> bool:
 
 
 def edge_overshoot(group: Group) -> bool:
-    """Whether a described cluster is an overshoot beside an edge (any of three signs).
+    """Whether a described cluster is an overshoot beside an edge (any of four signs).
 
     - it sits on a background step several times its own contrast (a field
       of many dots not drawn out along a line is exempt: faint stippling on a
       sloping background would otherwise count);
     - it is one or two continuous streaks close beside a bone (the bone's own
       edge: calcified walls near a bone are beaded or paired);
-    - it is a drawn-out hairline thinner than a vessel wall seen edge-on.
+    - it is a drawn-out hairline thinner than a vessel wall seen edge-on;
+    - it is faint and lies within a few millimetres of bone.
     """
     f = group.features
     stepped = f["edge_ratio"] > MAX_EDGE_RATIO and not (
@@ -199,4 +207,15 @@ def edge_overshoot(group: Group) -> bool:
               and f["continuity"] >= BONE_STREAK_MIN_CONTINUITY
               and f.get("bone_distance_mm", np.inf) <= BONE_STREAK_MAX_DISTANCE_MM)
     hairline = f["aspect_ratio"] >= HAIRLINE_MIN_ASPECT and f["median_focus_width_mm"] < HAIRLINE_MAX_WIDTH_MM
-    return stepped or streak or hairline
+    faint_near_bone = (f["peak_snr"] < FAINT_NEAR_BONE_SNR
+                       and f.get("bone_distance_mm", np.inf) < FAINT_NEAR_BONE_MM)
+    return stepped or streak or hairline or faint_near_bone
+
+
+def unnamed_on_edge(features: dict[str, float], pattern: str) -> bool:
+    """A cluster that fits no pattern (``nonspecific``) sitting on a strong background step.
+
+    Named patterns have shape evidence of their own; an amorphous clump on
+    a skin, fat-plane or cortical edge is far more often the edge itself.
+    """
+    return pattern == "nonspecific" and features.get("edge_step", 0.0) > UNNAMED_MAX_EDGE_STEP
