@@ -96,7 +96,7 @@ def test_analysis_returns_the_result_contract_and_keeps_no_upload(client, sample
     assert again.status_code == 200 and again.json() == r.json()
 
 
-def test_downloads_json_display_and_overlay(client, small_study):
+def test_downloads_json_display_and_overlay(client, small_study, tmp_path):
     result = upload(client, small_study).json()
     rid = result["result_id"]
     j = client.get(f"/analyses/{rid}.json")
@@ -110,6 +110,9 @@ def test_downloads_json_display_and_overlay(client, small_study):
         img = Image.open(io.BytesIO(png.content))
         rows, cols = result["study"]["rows"], result["study"]["columns"]
         assert abs(img.size[0] / img.size[1] - cols / rows) < 0.01
+    with sqlite3.connect(tmp_path / "radassist.sqlite3") as db:  # the PNG, once made, replaces the raw pixels
+        assert db.execute("SELECT count(*) FROM displays WHERE result_id = ?", (rid,)).fetchone()[0] == 1
+        assert db.execute("SELECT count(*) FROM display_pixels").fetchone()[0] == 0
     overlay = np.asarray(Image.open(io.BytesIO(client.get(f"/analyses/{rid}/overlay.png").content)))
     if result["image"]["clusters"]:  # outlines are drawn in colour on a grey picture
         assert overlay.ndim == 3 and np.any(overlay[..., 0] != overlay[..., 2])
@@ -137,18 +140,29 @@ def test_multiframe_dicom_is_422_unsupported(client):
     assert_error(upload(client, data), 422, "unsupported_input")
 
 
-def test_missing_file_is_422_invalid_request(client):
+def test_missing_file_is_422_invalid_request(client, small_study, tmp_path):
     assert_error(client.post("/api/v1/analyses", data={"report": "x"}), 422, "invalid_request")
+    assert_error(client.post("/api/v1/analyses", json={"file": "x"}), 422, "invalid_request")
+    garbage = client.post("/api/v1/analyses", content=bytes(5000),
+                          headers={"content-type": "multipart/form-data; boundary=xyz"})
+    assert_error(garbage, 422, "invalid_request")
+    two = client.post("/api/v1/analyses", files=[("file", ("a.dcm", small_study)), ("file", ("b.dcm", small_study))])
+    assert_error(two, 422, "invalid_request")
+    assert list((tmp_path / "uploads").iterdir()) == []
 
 
 def test_upload_over_the_limit_is_413(tmp_path):
     with make_client(tmp_path, max_upload_mb=0.02) as c:  # 20 kB
         assert_error(upload(c, bytes(60_000)), 413, "input_too_large")
         # A body that does not declare its length is cut off as it streams in.
-        chunks = (bytes(8192) for _ in range(8))
+        head = b'--xyz\r\nContent-Disposition: form-data; name="file"; filename="s.dcm"\r\n\r\n'
+        chunks = (head if i == 0 else bytes(8192) for i in range(9))
         r = c.post("/api/v1/analyses", content=chunks,
                    headers={"content-type": "multipart/form-data; boundary=xyz"})
         assert_error(r, 413, "input_too_large")
+        long_report = {"report": "x" * 1_000_001}  # text fields have their own limit
+        with make_client(tmp_path / "big", max_upload_mb=5) as big:
+            assert_error(upload(big, bytes(100), long_report["report"]), 413, "input_too_large")
         assert upload(c, bytes(1000)).status_code == 400  # under the limit: read, then refused as not DICOM
         page = upload(c, bytes(60_000), url="/analyses")
         assert page.status_code == 413 and 'id="upload-error"' in page.text

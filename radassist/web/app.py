@@ -28,14 +28,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import shutil
-import tempfile
 import time
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Annotated, Literal, Optional
 
-from fastapi import APIRouter, FastAPI, File, Form, Request, UploadFile
+from fastapi import APIRouter, FastAPI, Form, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
@@ -59,10 +57,11 @@ from ..model import (
 from ..render import ACTION_TITLES
 from . import security
 from .corrections import CorrectionError, Corrections, Redecision, redecide
-from .images import overlay_from_display
+from .images import encode_png, overlay_from_display
 from .report_view import report_pieces
 from .settings import Settings
 from .store import Store
+from .upload import UPLOAD_OPENAPI, receive_upload
 from .worker import AnalysisPool, BusyError
 
 log = logging.getLogger("radassist.web")
@@ -216,18 +215,18 @@ def create_app(settings: Optional[Settings] = None, *, pool: Optional[AnalysisPo
 
     # --- analysis ---------------------------------------------------------
 
-    async def analyse_upload(upload: UploadFile, report: Optional[str], source: str):
-        """Save the upload to a private temp file, analyse it in the pool, delete it, store the result."""
-        fd, tmp = tempfile.mkstemp(dir=settings.upload_dir, suffix=".upload")
+    async def analyse_request(request: Request, source: str):
+        """Stream the upload into a private temp file, analyse it in the pool, delete it, store the result."""
         started = time.perf_counter()
+        upload = await receive_upload(request, settings.upload_dir)
+        received = time.perf_counter()
         try:
-            with os.fdopen(fd, "wb") as out:
-                await run_in_threadpool(shutil.copyfileobj, upload.file, out, 1 << 20)
-            if os.path.getsize(tmp) == 0:
+            if upload.size_bytes == 0:
                 raise UnreadableInputError("the uploaded file is empty: choose a DICOM file")
+            report = upload.fields.get("report")
             report = report if (report or "").strip() else None
             try:
-                done = await pool.run(tmp, report, source if report else None)
+                done = await pool.run(str(upload.path), report, source if report else None)
             except RadassistError:
                 raise
             except Exception as exc:  # noqa: BLE001 - a bug must not become a traceback on the page
@@ -237,44 +236,52 @@ def create_app(settings: Optional[Settings] = None, *, pool: Optional[AnalysisPo
                 raise InternalAnalysisError("radassist failed on this input (a bug, not your file's fault); "
                                             "it has been logged") from None
         finally:
-            await upload.close()
-            os.unlink(tmp)  # uploads never outlive their analysis
+            # Uploads never outlive their analysis; no await here, so a cancelled request deletes it too.
+            upload.path.unlink(missing_ok=True)
+        analysed = time.perf_counter()
         await run_in_threadpool(store.save_result, done.result_id, done.result_json, report)
-        log.info("analysed result_id=%s status=%s primary_action=%s pipeline_ms=%.0f total_ms=%.0f",
-                 done.result_id, done.status, done.primary_action, done.pipeline_ms,
+        log.info("analysed result_id=%s status=%s primary_action=%s upload_ms=%.0f analysis_ms=%.0f "
+                 "pipeline_ms=%.0f total_ms=%.0f", done.result_id, done.status, done.primary_action,
+                 (received - started) * 1000, (analysed - received) * 1000, done.pipeline_ms,
                  (time.perf_counter() - started) * 1000)
         return done
 
     async def display_of(result_id: str) -> bytes:
-        """The stored display PNG, waiting briefly for one the analysis process is still writing."""
-        stored(result_id)
+        """The display PNG: encoded from the stored pixels on first request, then kept.
+
+        Waits briefly for pixels the analysis process is still writing.
+        """
+        await stored(result_id)
         deadline = time.monotonic() + DISPLAY_WAIT_S
         while True:
             png = await run_in_threadpool(store.display_png, result_id)
-            if png or time.monotonic() > deadline:
-                break
+            if png:
+                return png
+            grey = await run_in_threadpool(store.display_pixels, result_id)
+            if grey is not None:
+                # Two first requests at once may both encode it; the second write changes nothing.
+                png = await run_in_threadpool(encode_png, grey)
+                await run_in_threadpool(store.set_display_png, result_id, png)
+                return png
+            if time.monotonic() > deadline:
+                raise NotFoundError("this result has no image")
             await asyncio.sleep(0.05)
-        if not png:
-            raise NotFoundError("this result has no image")
-        return png
 
     @api.post("/analyses", summary="Analyse one DICOM radiograph (and optional report text)",
-              response_model=AnalysisResult, responses=ERROR_RESPONSES)
-    async def api_analyse(file: Annotated[UploadFile, File(description="the DICOM file")],
-                          report: Annotated[Optional[str], Form(description="report or clinical indication")] = None):
-        done = await analyse_upload(file, report, "api")
+              response_model=AnalysisResult, responses=ERROR_RESPONSES, openapi_extra=UPLOAD_OPENAPI)
+    async def api_analyse(request: Request):
+        done = await analyse_request(request, "api")
         return Response(done.result_json, media_type="application/json")
 
     @pages.post("/analyses")
-    async def form_analyse(file: Annotated[UploadFile, File()],
-                           report: Annotated[Optional[str], Form()] = None):
-        done = await analyse_upload(file, report, "form")
+    async def form_analyse(request: Request):
+        done = await analyse_request(request, "form")
         return RedirectResponse(f"/analyses/{done.result_id}", status_code=303)
 
     # --- stored results ---------------------------------------------------
 
-    def stored(result_id: str):
-        item = store.result(result_id)
+    async def stored(result_id: str):
+        item = await run_in_threadpool(store.result, result_id)  # a write may hold the database: not on the loop
         if item is None:
             raise NotFoundError(f"no analysis with id {result_id} (results are kept on the server that made them)")
         return item
@@ -282,11 +289,11 @@ def create_app(settings: Optional[Settings] = None, *, pool: Optional[AnalysisPo
     @api.get("/analyses/{result_id}", summary="A stored result", response_model=AnalysisResult,
              responses={404: {"model": ErrorBody}})
     async def api_result(result_id: str):
-        return Response(stored(result_id).result_json, media_type="application/json")
+        return Response((await stored(result_id)).result_json, media_type="application/json")
 
     @pages.get("/analyses/{result_id}.json")
     async def download_json(result_id: str):
-        item = stored(result_id)
+        item = await stored(result_id)
         return Response(item.result_json, media_type="application/json",
                         headers={"content-disposition": f'attachment; filename="radassist-{result_id}.json"'})
 
@@ -296,7 +303,7 @@ def create_app(settings: Optional[Settings] = None, *, pool: Optional[AnalysisPo
 
     @pages.get("/analyses/{result_id}/overlay.png")
     async def overlay_image(result_id: str):
-        item = stored(result_id)
+        item = await stored(result_id)
         png = await display_of(result_id)
         result = AnalysisResult.model_validate_json(item.result_json)
         overlay = await run_in_threadpool(overlay_from_display, png, result.image, result.study.rows,
@@ -306,7 +313,7 @@ def create_app(settings: Optional[Settings] = None, *, pool: Optional[AnalysisPo
 
     @pages.get("/analyses/{result_id}", response_class=HTMLResponse)
     async def result_page(request: Request, result_id: str):
-        item = stored(result_id)
+        item = await stored(result_id)
         result = AnalysisResult.model_validate_json(item.result_json)
         return templates.TemplateResponse(request, "result.html", _result_context(result, item.report_text))
 
@@ -316,7 +323,7 @@ def create_app(settings: Optional[Settings] = None, *, pool: Optional[AnalysisPo
               response_model=Redecision, responses={404: {"model": ErrorBody}, 422: {"model": ErrorBody}})
     async def api_recommend(body: RecommendRequest):
         if body.result_id:
-            result = AnalysisResult.model_validate_json(stored(body.result_id).result_json)
+            result = AnalysisResult.model_validate_json((await stored(body.result_id)).result_json)
             try:
                 return redecide(result, body.corrections)
             except CorrectionError as exc:
@@ -330,7 +337,7 @@ def create_app(settings: Optional[Settings] = None, *, pool: Optional[AnalysisPo
     @api.post("/analyses/{result_id}/feedback", summary="Agree or disagree with a result (QA feedback)",
               response_model=FeedbackReceipt, responses={404: {"model": ErrorBody}, 422: {"model": ErrorBody}})
     async def api_feedback(result_id: str, body: FeedbackRequest):
-        result = AnalysisResult.model_validate_json(stored(result_id).result_json)
+        result = AnalysisResult.model_validate_json((await stored(result_id)).result_json)
         corrected = None
         if not body.corrections.is_empty():
             try:

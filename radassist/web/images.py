@@ -5,8 +5,9 @@ bright), windowed on the leg by :func:`radassist.render.display_window` and
 scaled so its longer side is at most :data:`DISPLAY_MAX_SIDE` pixels. The page
 draws the cluster outlines over it as SVG; the overlay PNG (outlines burnt in)
 is made from it only when someone downloads it, so no analysis waits for it.
-The analysis hands back the display image as raw pixels; the web process
-encodes the PNG after it has answered.
+The analysis process stores the display image as raw 8-bit pixels after it
+has answered; the web process encodes the PNG the first time it is asked for
+(see :mod:`radassist.web.store`).
 """
 
 from __future__ import annotations

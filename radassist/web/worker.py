@@ -13,6 +13,7 @@ import asyncio
 import logging
 import math
 import multiprocessing
+import threading
 import time
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -45,28 +46,62 @@ class Analysed:
     pipeline_ms: float
 
 
-#: One thread per pool process writes display images, after the result has been handed back.
-_display_writer: Optional[ThreadPoolExecutor] = None
+class _DisplayWriter:
+    """One thread per analysis process that stores display images after their result has been handed back."""
+
+    def __init__(self, database: str):
+        from .store import Store
+
+        self.database = database
+        self.store = Store(database)
+        self.thread = ThreadPoolExecutor(1, thread_name_prefix="radassist-display")
+
+    def submit(self, result_id: str, study) -> None:
+        self.thread.submit(self._store, result_id, study)
+
+    def _store(self, result_id: str, study) -> None:
+        from .images import display_image
+
+        try:
+            self.store.set_display_pixels(result_id, display_image(study.image.pixels, study.result.image))
+        except Exception as exc:  # noqa: BLE001 - the result stands without its picture
+            logging.getLogger("radassist.web").error("display image of result_id=%s not stored: %s",
+                                                     result_id, type(exc).__name__)
+
+
+#: This process's display writer, made on its first analysis (one per database).
+_display_writer: Optional[_DisplayWriter] = None
+_display_writer_lock = threading.Lock()  # a thread pool (tests) runs analyses side by side
+
+
+def _display_writer_for(database: str) -> _DisplayWriter:
+    global _display_writer
+    with _display_writer_lock:
+        if _display_writer is None or _display_writer.database != database:
+            if _display_writer is not None:
+                _display_writer.thread.shutdown(wait=False)  # its queued images are still stored
+            _display_writer = _DisplayWriter(database)
+        return _display_writer
 
 
 def analyse_file(path: str, report_text: Optional[str], report_source: Optional[str],
                  database: Optional[str] = None) -> Analysed:
     """Analyse one uploaded DICOM file (runs in a pool process).
 
-    When ``database`` is given, the windowed display PNG is made and stored
-    there (table ``displays``) in the background, so the answer does not wait
-    for it. Raises the pipeline's :class:`~radassist.errors.RadassistError`
-    for inputs it refuses; they pickle, so the web process sees the same error.
+    Only the path comes in and only the result JSON (and a few small fields)
+    goes back, so nothing large is pickled between processes. When
+    ``database`` is given, the windowed 8-bit display image is stored there in
+    the background, so the answer does not wait for it; its PNG is encoded
+    only when someone asks for it. Raises the pipeline's
+    :class:`~radassist.errors.RadassistError` for inputs it refuses; they
+    pickle, so the web process sees the same error.
     """
     from ..pipeline import analyze_study
 
     study = analyze_study(Path(path), report_text, report_source=report_source)
     result = study.result
     if database:
-        global _display_writer
-        if _display_writer is None:
-            _display_writer = ThreadPoolExecutor(1, thread_name_prefix="radassist-display")
-        _display_writer.submit(_store_display, database, result.result_id, study)
+        _display_writer_for(database).submit(result.result_id, study)
     return Analysed(
         result_json=result.model_dump_json(),
         result_id=result.result_id,
@@ -76,17 +111,6 @@ def analyse_file(path: str, report_text: Optional[str], report_source: Optional[
     )
 
 
-def _store_display(database: str, result_id: str, study) -> None:
-    from .images import display_png
-    from .store import Store
-
-    try:
-        Store(database).set_display_png(result_id, display_png(study.image.pixels, study.result.image))
-    except Exception as exc:  # noqa: BLE001 - the result stands without its picture
-        logging.getLogger("radassist.web").error("display image of result_id=%s not stored: %s",
-                                                 result_id, type(exc).__name__)
-
-
 def _warm_up() -> None:
     """Import the pipeline (SciPy, scikit-image, the DICOM codecs) and load the rules once per pool
     process, so the first upload does not pay for it."""
@@ -94,14 +118,14 @@ def _warm_up() -> None:
 
     from ..pipeline import analyze_study
     from ..synth import make_case
-    from .images import display_png
+    from .images import display_image
 
     # One small analysis loads what imports alone do not (codecs, lazily built tables).
     case = make_case(1, rows=300, columns=200)
     buf = io.BytesIO()
     case.dataset.save_as(buf, enforce_file_format=True)
     study = analyze_study(buf.getvalue(), "calf pain")
-    display_png(study.image.pixels, study.result.image)
+    display_image(study.image.pixels, study.result.image)
 
 
 class AnalysisPool:
