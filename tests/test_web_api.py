@@ -15,6 +15,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from dicom_fixtures import make_dx_dataset, to_bytes
+from pacs_fixtures import DCIODVFY, dciodvfy_errors
 from radassist.cli import main as cli_main
 from radassist.model import AnalysisResult
 from radassist.pipeline import recommend
@@ -189,6 +190,10 @@ def test_token_protects_api_and_page(tmp_path, small_study):
         ok = upload(c, small_study, headers={"Authorization": f"Bearer {TOKEN}"})
         assert ok.status_code == 200
         rid = ok.json()["result_id"]
+        assert_error(c.get(f"/api/v1/analyses/{rid}/sr"), 401, "unauthorised")
+        assert c.get(f"/analyses/{rid}/sr.dcm", follow_redirects=False).status_code == 303
+        sr = c.get(f"/api/v1/analyses/{rid}/sr", headers={"Authorization": f"Bearer {TOKEN}"})
+        assert sr.status_code == 200 and sr.headers["content-type"] == "application/dicom"
         page = c.get(f"/analyses/{rid}", follow_redirects=False)
         assert page.status_code == 303 and page.headers["location"] == "/login"
         assert c.post("/login", data={"token": "nope"}).status_code == 401
@@ -196,6 +201,7 @@ def test_token_protects_api_and_page(tmp_path, small_study):
         assert login.status_code == 303 and TOKEN not in login.headers["set-cookie"]
         assert "httponly" in login.headers["set-cookie"].lower()
         assert c.get(f"/analyses/{rid}").status_code == 200  # the session cookie now opens the page
+        assert c.get(f"/analyses/{rid}/sr.dcm").content == sr.content
 
 
 # --- 503: the bounded queue ----------------------------------------------------------------
@@ -205,10 +211,10 @@ def test_full_queue_is_503_with_retry_after(tmp_path, small_study):
     release = threading.Event()
     started = threading.Event()
 
-    def slow_analyse(path, report, source, database=None):
+    def slow_analyse(path, report, source, database=None, build_sr=False):
         started.set()
         assert release.wait(30)
-        return worker.analyse_file(path, report, source, database)
+        return worker.analyse_file(path, report, source, database, build_sr)
 
     pool = AnalysisPool(processes=1, queue_size=1, kind="thread", analyse=slow_analyse)
     with make_client(tmp_path, pool=pool) as c:
@@ -227,7 +233,7 @@ def test_full_queue_is_503_with_retry_after(tmp_path, small_study):
 
 
 def test_a_bug_is_a_500_json_without_details(tmp_path, small_study):
-    def broken(path, report, source, database=None):
+    def broken(path, report, source, database=None, build_sr=False):
         raise RuntimeError(f"decoder choked on {PATIENT_NAME}")
 
     with make_client(tmp_path, pool=AnalysisPool(1, 4, "thread", analyse=broken)) as c:
@@ -241,8 +247,10 @@ def test_a_bug_is_a_500_json_without_details(tmp_path, small_study):
 
 def test_unknown_ids_are_404(client):
     rid = "00000000-0000-4000-8000-000000000000"
-    for url in (f"/api/v1/analyses/{rid}", f"/analyses/{rid}.json", f"/analyses/{rid}/overlay.png"):
+    for url in (f"/api/v1/analyses/{rid}", f"/analyses/{rid}.json", f"/analyses/{rid}/overlay.png",
+                f"/api/v1/analyses/{rid}/sr"):
         assert_error(client.get(url), 404, "not_found")
+    assert client.get(f"/analyses/{rid}/sr.dcm").status_code == 404
     assert_error(client.post(f"/api/v1/analyses/{rid}/feedback", json={"verdict": "agree"}), 404, "not_found")
     page = client.get(f"/analyses/{rid}")
     assert page.status_code == 404 and page.headers["content-type"].startswith("text/html")
@@ -374,7 +382,7 @@ def test_feedback_is_stored_and_exported_as_csv(tmp_path, sample, capsys):
 
 def test_no_patient_name_or_id_in_logs_or_database(tmp_path, small_study, caplog):
     caplog.set_level("DEBUG")
-    with make_client(tmp_path) as c:
+    with make_client(tmp_path, sr_retention_hours=0) as c:  # the DICOM SR (which names the patient): below
         rid = upload(c, small_study, "Calf pain.").json()["result_id"]
         c.get(f"/analyses/{rid}")
         upload(c, small_study[:2000])  # a truncated copy: refused, and the refusal is logged
@@ -399,6 +407,9 @@ def test_settings_from_env_and_flags(tmp_path):
     assert s.database_path == tmp_path / "radassist.sqlite3"
     assert Settings.from_env(s.to_env()) == s
     assert Settings.from_env({}, port=8001).port == 8001 and Settings.from_env({}).api_token is None
+    assert Settings.from_env({}).sr_retention_hours == 24
+    assert Settings.from_env({"RADASSIST_SR_RETENTION_HOURS": "0.5"}).sr_retention_s == 1800
+    assert Settings.from_env({"RADASSIST_SR_RETENTION_HOURS": "9"}, sr_retention_hours=0).sr_retention_hours == 0
 
 
 def test_process_pool_analyses_off_the_event_loop(tmp_path, small_study):
@@ -408,4 +419,102 @@ def test_process_pool_analyses_off_the_event_loop(tmp_path, small_study):
         assert r.status_code == 200, r.text
         assert AnalysisResult.model_validate(r.json()).report_source == "api"
         assert_error(upload(c, b"not dicom"), 400, "unreadable_input")  # errors cross the process boundary
+        sr = c.get(f"/api/v1/analyses/{r.json()['result_id']}/sr")  # built and stored by the pool process
+        assert sr.status_code == 200 and sr.content[128:132] == b"DICM"
         assert time.perf_counter() - t0 < 60
+
+
+# --- the DICOM SR download -------------------------------------------------------------------
+
+COMPREHENSIVE_SR = "1.2.840.10008.5.1.4.1.1.88.33"
+
+
+def database_bytes(data_dir: Path) -> bytes:
+    return b"".join(p.read_bytes() for p in data_dir.glob("radassist.sqlite3*"))
+
+
+def test_dicom_sr_download_is_a_valid_sr_of_the_source_study(client, small_study, tmp_path):
+    import io
+
+    import pydicom
+
+    source = pydicom.dcmread(io.BytesIO(small_study))
+    result = upload(client, small_study, "Calf swelling, r/o DVT.").json()
+    rid = result["result_id"]
+    page = client.get(f"/analyses/{rid}").text
+    assert f'id="download-sr" href="/analyses/{rid}/sr.dcm"' in page
+    api = client.get(f"/api/v1/analyses/{rid}/sr")
+    download = client.get(f"/analyses/{rid}/sr.dcm")
+    for r in (api, download):
+        assert r.status_code == 200 and r.headers["content-type"] == "application/dicom"
+        assert r.headers["content-disposition"] == f'attachment; filename="radassist-{rid}.dcm"'
+    assert api.content == download.content
+    sr = pydicom.dcmread(io.BytesIO(api.content))
+    assert sr.SOPClassUID == COMPREHENSIVE_SR and sr.Modality == "SR"
+    assert sr.StudyInstanceUID == source.StudyInstanceUID and sr.SeriesInstanceUID != source.SeriesInstanceUID
+    assert sr.VerificationFlag == "UNVERIFIED"
+    assert (str(sr.PatientName), sr.PatientID) == (PATIENT_NAME, PATIENT_ID)  # for the PACS to file it
+    evidence = sr.CurrentRequestedProcedureEvidenceSequence[0].ReferencedSeriesSequence[0]
+    assert evidence.ReferencedSOPSequence[0].ReferencedSOPInstanceUID == source.SOPInstanceUID
+    # Neither the upload nor the SR was written anywhere but the database.
+    assert {p.name for p in tmp_path.rglob("*") if p.is_file()} <= {
+        "radassist.sqlite3", "radassist.sqlite3-wal", "radassist.sqlite3-shm"}
+    if not Path(DCIODVFY).exists():
+        pytest.skip(f"{DCIODVFY} is missing (Debian package dicom3tools)")
+    checked = tmp_path / "checked" / "sr.dcm"
+    checked.parent.mkdir()
+    checked.write_bytes(api.content)
+    assert dciodvfy_errors(checked) == []
+
+
+def test_expired_sr_is_410_and_leaves_no_patient_name_in_the_database(tmp_path, small_study, caplog):
+    caplog.set_level("DEBUG")
+    with make_client(tmp_path) as c:
+        rid = upload(c, small_study).json()["result_id"]
+        assert c.get(f"/api/v1/analyses/{rid}/sr").status_code == 200
+    assert PATIENT_NAME.encode() in database_bytes(tmp_path)  # kept while the retention lasts
+    # The same database under a retention that is over at once: purged on startup.
+    with make_client(tmp_path, sr_retention_hours=1e-9) as c:
+        expired = c.get(f"/api/v1/analyses/{rid}/sr")
+        assert_error(expired, 410, "sr_expired")
+        assert "kept for 1e-09 hours after the analysis" in expired.json()["error"]["message"]
+        assert "analyse the study again" in expired.json()["error"]["message"]
+        page_download = c.get(f"/analyses/{rid}/sr.dcm")
+        assert page_download.status_code == 410 and "analyse the study again" in page_download.text
+        page = c.get(f"/analyses/{rid}").text
+        assert 'id="download-sr"' not in page and 'id="sr-note"' in page
+        assert c.get(f"/api/v1/analyses/{rid}").status_code == 200  # the result itself stays
+        # An SR that expires while the service runs is purged when asked for.
+        fresh = upload(c, small_study).json()["result_id"]
+        time.sleep(0.01)
+        assert_error(c.get(f"/api/v1/analyses/{fresh}/sr"), 410, "sr_expired")
+    raw = database_bytes(tmp_path)
+    assert PATIENT_NAME.encode() not in raw and PATIENT_ID.encode() not in raw
+    for secret in (PATIENT_NAME, PATIENT_ID, "DOE"):
+        assert secret not in caplog.text
+
+
+def test_sr_retention_zero_builds_no_sr(tmp_path, small_study):
+    with make_client(tmp_path, sr_retention_hours=0) as c:
+        rid = upload(c, small_study).json()["result_id"]
+        assert 'id="download-sr"' not in c.get(f"/analyses/{rid}").text
+        r = c.get(f"/api/v1/analyses/{rid}/sr")
+        assert_error(r, 404, "not_found")
+        assert "sr_retention_hours is 0" in r.json()["error"]["message"]
+        assert c.get(f"/analyses/{rid}/sr.dcm").status_code == 404
+    with sqlite3.connect(tmp_path / "radassist.sqlite3") as db:
+        assert db.execute("SELECT count(*) FROM dicom_srs").fetchone()[0] == 0
+
+
+def test_no_sr_of_an_image_radassist_could_not_analyse_is_409(client):
+    from radassist.synth import make_case
+
+    case = make_case(3, rows=300, columns=200)
+    case.dataset.BodyPartExamined = "CHEST"
+    result = upload(client, to_bytes(case.dataset)).json()
+    assert result["status"] == "insufficient_information"
+    rid = result["result_id"]
+    r = client.get(f"/api/v1/analyses/{rid}/sr")
+    assert_error(r, 409, "sr_unavailable")
+    assert "could not be analysed" in r.json()["error"]["message"]
+    assert 'id="download-sr"' not in client.get(f"/analyses/{rid}").text

@@ -11,6 +11,7 @@ import shutil
 import sqlite3
 from pathlib import Path
 
+import pydicom
 import pytest
 
 from radassist.pipeline import recommend
@@ -20,6 +21,7 @@ CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
+COMPREHENSIVE_SR = "1.2.840.10008.5.1.4.1.1.88.33"
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright Python package is not installed")
 if not Path(CHROMIUM).exists():
@@ -104,6 +106,16 @@ def test_upload_shows_action_evidence_outlines_and_takes_feedback(page, server, 
     ARTIFACTS.mkdir(exist_ok=True)
     page.wait_for_timeout(300)  # the display image paints
     page.screenshot(path=str(ARTIFACTS / "web_result.png"))
+
+    # The DICOM SR download, next to the JSON and overlay ones: the SR of the source study.
+    with page.expect_download() as info:
+        page.click("#download-sr")
+    download = info.value
+    assert download.suggested_filename == f"radassist-{result['result_id']}.dcm"
+    sr = pydicom.dcmread(download.path())
+    source = pydicom.dcmread(study, stop_before_pixels=True)
+    assert sr.SOPClassUID == COMPREHENSIVE_SR and sr.VerificationFlag == "UNVERIFIED"
+    assert sr.StudyInstanceUID == source.StudyInstanceUID
 
     page.fill("#feedback-comment", "looks right")
     page.click("#agree")

@@ -10,8 +10,10 @@ GET      /analyses/{id}                    the result page
 GET      /analyses/{id}.json               the result JSON (download)
 GET      /analyses/{id}/overlay.png        the radiograph with every cluster outlined
 GET      /analyses/{id}/display.png        the windowed radiograph the page draws on
+GET      /analyses/{id}/sr.dcm             the DICOM SR (download), kept ``sr_retention_hours``
 POST     /api/v1/analyses                  multipart ``file`` (+ ``report``) → result JSON
 GET      /api/v1/analyses/{id}             a stored result
+GET      /api/v1/analyses/{id}/sr          the same DICOM SR
 POST     /api/v1/analyses/{id}/feedback    agree / disagree, comment, corrections
 POST     /api/v1/recommend                 the rules alone, or a stored result corrected
 GET      /api/v1/schema                    JSON Schema of the result
@@ -21,6 +23,15 @@ GET      /docs, /openapi.json              API documentation (served locally)
 
 Errors are JSON ``{"error": {"code", "message"}}`` on the API and a readable
 page on the form; never a traceback.
+
+The DICOM SR carries the source's patient and study identifiers (it is meant
+for the PACS), so it is built by the analysis process while the upload
+exists and kept only ``sr_retention_hours`` (then purged: on startup, every
+few minutes and on access). Its download answers 404 for an unknown id or an
+analysis made without SRs (``sr_retention_hours`` 0), 409 ``sr_unavailable``
+when none can be made for that analysis (an image radassist could not
+analyse, a header without the UIDs the report references) and 410
+``sr_expired`` after the retention.
 """
 
 from __future__ import annotations
@@ -60,7 +71,7 @@ from .corrections import CorrectionError, Corrections, Redecision, redecide
 from .images import encode_png, overlay_from_display
 from .report_view import report_pieces
 from .settings import Settings
-from .store import Store
+from .store import SR_EXPIRED, SR_READY, SR_UNAVAILABLE, Store
 from .upload import UPLOAD_OPENAPI, receive_upload
 from .worker import AnalysisPool, BusyError
 
@@ -69,10 +80,13 @@ log = logging.getLogger("radassist.web")
 HERE = Path(__file__).resolve().parent
 #: Paths answered with JSON errors; every other path is a page and gets an HTML error.
 JSON_PREFIXES = ("/api/", "/healthz", "/openapi.json")
-#: How long a request for the display image waits for one still being encoded.
+#: How long a request for the display image (or the DICOM SR) waits for one still being made.
 DISPLAY_WAIT_S = 10.0
+#: Longest pause between purges of expired DICOM SRs (they are also purged when asked for).
+SR_PURGE_EVERY_S = 300.0
 HTTP_CODES = {400: "bad_request", 401: "unauthorised", 403: "forbidden", 404: "not_found",
-              405: "method_not_allowed", 413: "input_too_large", 415: "unsupported_media_type",
+              405: "method_not_allowed", 409: "conflict", 410: "gone", 413: "input_too_large",
+              415: "unsupported_media_type",
               422: "invalid_request", 429: "too_many_requests", 503: "busy"}
 
 
@@ -99,6 +113,20 @@ class NotFoundError(RadassistError):
 class InvalidRequestError(RadassistError):
     code = "invalid_request"
     http_status = 422
+
+
+class SRUnavailableError(RadassistError):
+    """No DICOM SR can be made for this analysis (the result itself exists)."""
+
+    code = "sr_unavailable"
+    http_status = 409
+
+
+class SRExpiredError(RadassistError):
+    """The analysis's DICOM SR was deleted when its retention ended."""
+
+    code = "sr_expired"
+    http_status = 410
 
 
 # --- request and response bodies ----------------------------------------------
@@ -180,17 +208,35 @@ def create_app(settings: Optional[Settings] = None, *, pool: Optional[AnalysisPo
     store = Store(settings.database_path)
     pool = pool or AnalysisPool(settings.analysis_processes, settings.queue_size, settings.executor)
     pool.database = str(settings.database_path)
+    pool.build_sr = settings.sr_retention_hours > 0
     token = settings.api_token.get_secret_value() if settings.api_token else None
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
+        await run_in_threadpool(purge_srs)  # what expired while the service was down
         pool.start()
-        log.info("radassist web %s ready (%d analysis %s(es), queue %d)", __version__, pool.processes,
-                 pool.kind, pool.queue_size)
+        purging = asyncio.create_task(purge_srs_periodically())
+        log.info("radassist web %s ready (%d analysis %s(es), queue %d, DICOM SRs kept %g h)", __version__,
+                 pool.processes, pool.kind, pool.queue_size, settings.sr_retention_hours)
         try:
             yield
         finally:
+            purging.cancel()
             pool.shutdown()
+
+    def purge_srs() -> None:
+        n = store.purge_expired_srs(settings.sr_retention_s)
+        if n:
+            log.info("deleted %d expired DICOM SR(s)", n)
+
+    async def purge_srs_periodically() -> None:
+        every_s = min(SR_PURGE_EVERY_S, max(1.0, settings.sr_retention_s / 4))
+        while True:
+            await asyncio.sleep(every_s)
+            try:
+                await run_in_threadpool(purge_srs)
+            except Exception as exc:  # noqa: BLE001 - try again next time; downloads purge on access too
+                log.error("purging expired DICOM SRs failed: %s", type(exc).__name__)
 
     app = FastAPI(
         title="radassist",
@@ -239,7 +285,7 @@ def create_app(settings: Optional[Settings] = None, *, pool: Optional[AnalysisPo
             # Uploads never outlive their analysis; no await here, so a cancelled request deletes it too.
             upload.path.unlink(missing_ok=True)
         analysed = time.perf_counter()
-        await run_in_threadpool(store.save_result, done.result_id, done.result_json, report)
+        await run_in_threadpool(store.save_result, done.result_id, done.result_json, report, done.sr)
         log.info("analysed result_id=%s status=%s primary_action=%s upload_ms=%.0f analysis_ms=%.0f "
                  "pipeline_ms=%.0f total_ms=%.0f", done.result_id, done.status, done.primary_action,
                  (received - started) * 1000, (analysed - received) * 1000, done.pipeline_ms,
@@ -267,6 +313,31 @@ def create_app(settings: Optional[Settings] = None, *, pool: Optional[AnalysisPo
                 raise NotFoundError("this result has no image")
             await asyncio.sleep(0.05)
 
+    async def sr_of(result_id: str) -> bytes:
+        """The DICOM SR file; waits briefly for one the analysis process is still building."""
+        await stored(result_id)
+        deadline = time.monotonic() + DISPLAY_WAIT_S
+        while True:
+            item = await run_in_threadpool(store.sr, result_id, settings.sr_retention_s)
+            if item is None:
+                why = (" (this server builds none: sr_retention_hours is 0)" if not settings.sr_retention_hours
+                       else " (it was analysed while SRs were off)")
+                raise NotFoundError(f"there is no DICOM SR of analysis {result_id}{why}")
+            if item.state == SR_READY:
+                return item.sr
+            if item.state == SR_UNAVAILABLE:
+                raise SRUnavailableError(item.reason or "no DICOM SR can be made for this analysis")
+            if item.state == SR_EXPIRED:
+                raise SRExpiredError(f"the DICOM SR is kept for {_hours(settings.sr_retention_hours)} after the "
+                                     "analysis and this one has been deleted; analyse the study again")
+            if time.monotonic() > deadline:
+                raise BusyError("the DICOM SR is still being built; please retry shortly", 2)
+            await asyncio.sleep(0.05)
+
+    def sr_response(result_id: str, sr: bytes) -> Response:
+        return Response(sr, media_type="application/dicom",
+                        headers={"content-disposition": f'attachment; filename="radassist-{result_id}.dcm"'})
+
     @api.post("/analyses", summary="Analyse one DICOM radiograph (and optional report text)",
               response_model=AnalysisResult, responses=ERROR_RESPONSES, openapi_extra=UPLOAD_OPENAPI)
     async def api_analyse(request: Request):
@@ -291,6 +362,20 @@ def create_app(settings: Optional[Settings] = None, *, pool: Optional[AnalysisPo
     async def api_result(result_id: str):
         return Response((await stored(result_id)).result_json, media_type="application/json")
 
+    @api.get("/analyses/{result_id}/sr", summary="The DICOM SR of a stored result (kept sr_retention_hours)",
+             response_class=Response,
+             responses={200: {"content": {"application/dicom": {}},
+                              "description": "a Comprehensive SR (UNVERIFIED) in the source study"},
+                        404: {"model": ErrorBody, "description": "unknown id, or the analysis has no SR"},
+                        409: {"model": ErrorBody, "description": "no SR can be made for this analysis"},
+                        410: {"model": ErrorBody, "description": "the SR's retention has passed"}})
+    async def api_sr(result_id: str):
+        return sr_response(result_id, await sr_of(result_id))
+
+    @pages.get("/analyses/{result_id}/sr.dcm")
+    async def download_sr(result_id: str):
+        return sr_response(result_id, await sr_of(result_id))
+
     @pages.get("/analyses/{result_id}.json")
     async def download_json(result_id: str):
         item = await stored(result_id)
@@ -314,8 +399,13 @@ def create_app(settings: Optional[Settings] = None, *, pool: Optional[AnalysisPo
     @pages.get("/analyses/{result_id}", response_class=HTMLResponse)
     async def result_page(request: Request, result_id: str):
         item = await stored(result_id)
+        sr = await run_in_threadpool(store.sr, result_id, settings.sr_retention_s)
         result = AnalysisResult.model_validate_json(item.result_json)
-        return templates.TemplateResponse(request, "result.html", _result_context(result, item.report_text))
+        context = _result_context(result, item.report_text)
+        # A pending SR is offered: its download waits the moment it takes to finish.
+        context["sr_state"] = sr.state if sr else None
+        context["sr_retention"] = _hours(settings.sr_retention_hours)
+        return templates.TemplateResponse(request, "result.html", context)
 
     # --- corrections and feedback ------------------------------------------
 
@@ -521,6 +611,11 @@ def _result_context(result: AnalysisResult, report_text: Optional[str]) -> dict:
             "action_titles": ACTION_TITLES,
         },
     }
+
+
+def _hours(hours: float) -> str:
+    """``24 hours``, ``1 hour``, ``0.5 hours``."""
+    return f"{hours:g} hour" + ("" if hours == 1 else "s")
 
 
 def _pattern_group(pattern: str) -> str:

@@ -23,6 +23,9 @@ def register(subparsers) -> None:
     s.add_argument("--data-dir", metavar="DIR", help="database and temporary uploads "
                                                       "(default ~/.local/share/radassist)")
     s.add_argument("--database", metavar="FILE", help="SQLite file (default DATA_DIR/radassist.sqlite3)")
+    s.add_argument("--sr-retention-hours", type=float, metavar="H",
+                   help="hours each analysis's DICOM SR is kept for download; it carries the patient's "
+                        "name and IDs, so it is deleted then (default 24; 0: build no SR)")
     s.add_argument("--log-level", choices=("critical", "error", "warning", "info", "debug"))
     s.set_defaults(func=cmd_serve)
 
@@ -58,7 +61,8 @@ def cmd_serve(args) -> int:
 
     settings = _settings(args, host=args.host, port=args.port, workers=args.workers,
                          analysis_processes=args.analysis_processes, queue_size=args.queue_size,
-                         max_upload_mb=args.max_upload_mb, log_level=args.log_level)
+                         max_upload_mb=args.max_upload_mb, sr_retention_hours=args.sr_retention_hours,
+                         log_level=args.log_level)
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if settings.workers > 1:
         # Each uvicorn worker process builds its own app from the environment.

@@ -42,7 +42,15 @@ class Settings(BaseModel):
     api_token: Optional[SecretStr] = Field(None, description="when set, the API and the page need this bearer token")
     data_dir: Path = Field(default_factory=default_data_dir, description="holds the SQLite database and uploads")
     database: Optional[Path] = Field(None, description="SQLite file; default DATA_DIR/radassist.sqlite3")
+    sr_retention_hours: float = Field(
+        24.0, ge=0, description="hours the DICOM SR of an analysis is kept for download (it names the patient); "
+                                "0: no SR is built",
+    )
     log_level: str = "info"
+
+    @property
+    def sr_retention_s(self) -> float:
+        return self.sr_retention_hours * 3600.0
 
     @property
     def max_upload_bytes(self) -> int:

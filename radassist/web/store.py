@@ -11,6 +11,13 @@ What is kept, and what never is
   picture, so no analysis pays for the PNG encoding (~50 ms for 3000 × 2000).
   Never the DICOM file, never the patient's name or ID (the result contract
   carries neither).
+- ``dicom_srs``: the DICOM SR of each result, built by the analysis process
+  from the upload's header while it still had it. The SR is meant for the
+  PACS, so it carries the source's patient and study identifiers: its bytes
+  are kept only for the service's ``sr_retention_hours`` after the analysis
+  and then deleted, leaving a row that says the SR has expired.
+  The database runs with ``secure_delete`` and the purge truncates the WAL,
+  so deleted SRs leave no identifiers in the file.
 - ``feedback``: one row per agree/disagree click, with the result id, the
   algorithm id and version, the primary action shown, the verdict, the
   optional comment and the radiologist's corrections (JSON) — what a QA team
@@ -30,6 +37,7 @@ import csv
 import json
 import sqlite3
 import threading
+import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -54,6 +62,13 @@ CREATE TABLE IF NOT EXISTS displays (
     result_id   TEXT PRIMARY KEY,
     display_png BLOB NOT NULL
 );
+CREATE TABLE IF NOT EXISTS dicom_srs (
+    result_id   TEXT PRIMARY KEY,
+    created_at  REAL NOT NULL,  -- Unix time, s, of the analysis; the SR expires a retention later
+    state       TEXT NOT NULL CHECK (state IN ('pending', 'ready', 'unavailable', 'expired')),
+    sr          BLOB,           -- the SR file while state = 'ready' (it names the patient)
+    reason      TEXT            -- why state = 'unavailable' (never a header value)
+);
 CREATE TABLE IF NOT EXISTS feedback (
     id                INTEGER PRIMARY KEY AUTOINCREMENT,
     created_at        TEXT NOT NULL,
@@ -74,6 +89,25 @@ FEEDBACK_COLUMNS = (
     "id", "created_at", "result_id", "algorithm_id", "algorithm_version", "primary_action",
     "corrected_primary_action", "verdict", "comment", "corrections_json",
 )
+
+
+#: States of a result's DICOM SR (``dicom_srs.state``).
+SR_PENDING, SR_READY, SR_UNAVAILABLE, SR_EXPIRED = "pending", "ready", "unavailable", "expired"
+
+
+@dataclass(frozen=True)
+class StoredSR:
+    """A result's DICOM SR, or why there is none.
+
+    ``state`` is one of ``pending`` (the analysis process is still building
+    it), ``ready`` (``sr`` holds the file), ``unavailable`` (it could not be
+    built; ``reason`` says why) or ``expired`` (its retention has passed).
+    """
+
+    state: str
+    created_at: float
+    sr: Optional[bytes] = None
+    reason: Optional[str] = None
 
 
 @dataclass(frozen=True)
@@ -105,10 +139,13 @@ class Store:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
+        self._wal_holds_purged = False  # a purge's checkpoint was blocked: the WAL may still hold SR bytes
         self._db = sqlite3.connect(self.path, timeout=30.0, check_same_thread=False)
         with self._lock, self._db:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
+            # Deleted rows are overwritten with zeros: an expired SR leaves no patient name in the file.
+            self._db.execute("PRAGMA secure_delete=ON")
             self._db.executescript(SCHEMA)
 
     def close(self) -> None:
@@ -125,9 +162,15 @@ class Store:
 
     # --- results -------------------------------------------------------
 
-    def save_result(self, result_id: str, result_json: str, report_text: Optional[str]) -> None:
-        self._write("INSERT INTO results (result_id, created_at, result_json, report_text) VALUES (?, ?, ?, ?)",
-                    (result_id, utc_now(), result_json, report_text))
+    def save_result(self, result_id: str, result_json: str, report_text: Optional[str],
+                    sr: Optional[StoredSR] = None) -> None:
+        """Store a result and, when given, its SR's state (an SR the analysis process has already stored stays)."""
+        with self._lock, self._db:
+            self._db.execute("INSERT INTO results (result_id, created_at, result_json, report_text)"
+                             " VALUES (?, ?, ?, ?)", (result_id, utc_now(), result_json, report_text))
+            if sr is not None:
+                self._db.execute("INSERT OR IGNORE INTO dicom_srs (result_id, created_at, state, sr, reason)"
+                                 " VALUES (?, ?, ?, ?, ?)", (result_id, sr.created_at, sr.state, sr.sr, sr.reason))
 
     def result(self, result_id: str) -> Optional[StoredResult]:
         row = self._read_one("SELECT result_id, created_at, result_json, report_text FROM results"
@@ -159,6 +202,50 @@ class Store:
     def display_png(self, result_id: str) -> Optional[bytes]:
         row = self._read_one("SELECT display_png FROM displays WHERE result_id = ?", (result_id,))
         return row[0] if row else None
+
+    # --- DICOM SRs ------------------------------------------------------
+
+    def set_sr(self, result_id: str, sr: StoredSR) -> None:
+        """Record a result's SR: pending, ready (with the file) or unavailable (with the reason).
+
+        Only a pending row is overwritten: the analysis process's finished SR
+        wins over the web process's "pending", whichever is written first,
+        and an expired SR is never revived.
+        """
+        self._write("INSERT INTO dicom_srs (result_id, created_at, state, sr, reason) VALUES (?, ?, ?, ?, ?)"
+                    " ON CONFLICT (result_id) DO UPDATE SET state = excluded.state, sr = excluded.sr,"
+                    " reason = excluded.reason WHERE dicom_srs.state = ? AND excluded.state != ?",
+                    (result_id, sr.created_at, sr.state, sr.sr, sr.reason, SR_PENDING, SR_PENDING))
+
+    def sr(self, result_id: str, retention_s: float) -> Optional[StoredSR]:
+        """The result's SR, expired when older than ``retention_s`` (then purged); None when none was made."""
+        row = self._read_one("SELECT state, created_at, sr, reason FROM dicom_srs WHERE result_id = ?",
+                             (result_id,))
+        if row is None:
+            return None
+        item = StoredSR(*row)
+        if item.state in (SR_PENDING, SR_READY) and item.created_at + retention_s <= time.time():
+            self.purge_expired_srs(retention_s)
+            return StoredSR(SR_EXPIRED, item.created_at)
+        return item
+
+    def purge_expired_srs(self, retention_s: float) -> int:
+        """Delete the SR files older than ``retention_s`` seconds; returns how many.
+
+        Their rows stay (state ``expired``) so a download can say the SR has
+        expired rather than that it never existed. The WAL is then truncated:
+        it would otherwise still hold the deleted pages.
+        """
+        with self._lock:
+            with self._db:
+                n = self._db.execute("UPDATE dicom_srs SET state = ?, sr = NULL WHERE state IN (?, ?)"
+                                     " AND created_at <= ?",
+                                     (SR_EXPIRED, SR_PENDING, SR_READY, time.time() - retention_s)).rowcount
+            if n or self._wal_holds_purged:
+                # A reader in another process can keep the checkpoint from finishing; the next purge retries.
+                busy = self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
+                self._wal_holds_purged = bool(busy)
+        return n
 
     # --- feedback ------------------------------------------------------
 

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Callable, Optional
 
 from ..errors import RadassistError
+from .store import SR_PENDING, SR_READY, SR_UNAVAILABLE, StoredSR
 
 
 class BusyError(RadassistError):
@@ -44,10 +45,13 @@ class Analysed:
     status: str
     primary_action: Optional[str]
     pipeline_ms: float
+    #: The DICOM SR's state for the web process to record (pending: being built in the background); None: no SR.
+    sr: Optional[StoredSR] = None
 
 
 class _DisplayWriter:
-    """One thread per analysis process that stores display images after their result has been handed back."""
+    """One thread per analysis process that stores display images and DICOM SRs after their result has been
+    handed back."""
 
     def __init__(self, database: str):
         from .store import Store
@@ -68,6 +72,28 @@ class _DisplayWriter:
             logging.getLogger("radassist.web").error("display image of result_id=%s not stored: %s",
                                                      result_id, type(exc).__name__)
 
+    def submit_sr(self, result_id: str, study, created_at: float) -> None:
+        self.thread.submit(self._store_sr, result_id, study, created_at)
+
+    def _store_sr(self, result_id: str, study, created_at: float) -> None:
+        from .dicom_sr import SRUnavailable, sr_file
+
+        try:
+            sr = StoredSR(SR_READY, created_at, sr=sr_file(study.image.header, study.result))
+        except SRUnavailable as exc:
+            sr = StoredSR(SR_UNAVAILABLE, created_at, reason=str(exc))
+        except Exception as exc:  # noqa: BLE001 - the result stands without its SR
+            # The type only: messages from the DICOM stack can quote header values.
+            logging.getLogger("radassist.web").error("DICOM SR of result_id=%s not built: %s",
+                                                     result_id, type(exc).__name__)
+            sr = StoredSR(SR_UNAVAILABLE, created_at, reason="building the DICOM SR failed on this image "
+                                                             "(a bug; it has been logged)")
+        try:
+            self.store.set_sr(result_id, sr)
+        except Exception as exc:  # noqa: BLE001 - the download will say the SR is still pending, then expire
+            logging.getLogger("radassist.web").error("DICOM SR of result_id=%s not stored: %s",
+                                                     result_id, type(exc).__name__)
+
 
 #: This process's display writer, made on its first analysis (one per database).
 _display_writer: Optional[_DisplayWriter] = None
@@ -85,14 +111,17 @@ def _display_writer_for(database: str) -> _DisplayWriter:
 
 
 def analyse_file(path: str, report_text: Optional[str], report_source: Optional[str],
-                 database: Optional[str] = None) -> Analysed:
+                 database: Optional[str] = None, build_sr: bool = False) -> Analysed:
     """Analyse one uploaded DICOM file (runs in a pool process).
 
     Only the path comes in and only the result JSON (and a few small fields)
     goes back, so nothing large is pickled between processes. When
     ``database`` is given, the windowed 8-bit display image is stored there in
     the background, so the answer does not wait for it; its PNG is encoded
-    only when someone asks for it. Raises the pipeline's
+    only when someone asks for it. With ``build_sr`` too, the DICOM SR is
+    built from the header (kept in memory: the upload is deleted once this
+    returns) and stored after the display image; an analysis that cannot
+    have one says so at once. Raises the pipeline's
     :class:`~radassist.errors.RadassistError` for inputs it refuses; they
     pickle, so the web process sees the same error.
     """
@@ -100,14 +129,25 @@ def analyse_file(path: str, report_text: Optional[str], report_source: Optional[
 
     study = analyze_study(Path(path), report_text, report_source=report_source)
     result = study.result
+    sr = None
     if database:
-        _display_writer_for(database).submit(result.result_id, study)
+        writer = _display_writer_for(database)
+        writer.submit(result.result_id, study)
+        if build_sr:
+            from .dicom_sr import why_no_sr
+
+            # Known now when there can be none, so the page never offers a download that cannot succeed.
+            reason = why_no_sr(result)
+            sr = StoredSR(SR_UNAVAILABLE if reason else SR_PENDING, time.time(), reason=reason)
+            if not reason:
+                writer.submit_sr(result.result_id, study, sr.created_at)
     return Analysed(
         result_json=result.model_dump_json(),
         result_id=result.result_id,
         status=result.status,
         primary_action=result.primary_action,
         pipeline_ms=result.timing_ms.get("total", 0.0),
+        sr=sr,
     )
 
 
@@ -118,6 +158,7 @@ def _warm_up() -> None:
 
     from ..pipeline import analyze_study
     from ..synth import make_case
+    from .dicom_sr import sr_file, why_no_sr
     from .images import display_image
 
     # One small analysis loads what imports alone do not (codecs, lazily built tables).
@@ -126,6 +167,8 @@ def _warm_up() -> None:
     case.dataset.save_as(buf, enforce_file_format=True)
     study = analyze_study(buf.getvalue(), "calf pain")
     display_image(study.image.pixels, study.result.image)
+    if why_no_sr(study.result) is None:  # highdicom and its code tables
+        sr_file(study.image.header, study.result)
 
 
 class AnalysisPool:
@@ -140,19 +183,23 @@ class AnalysisPool:
     kind : {"process", "thread"}
         Process pool (real service) or thread pool (tests, small machines).
     analyse : callable
-        ``analyse(path, report_text, report_source, database) -> Analysed``;
+        ``analyse(path, report_text, report_source, database, build_sr) -> Analysed``;
         must be a module-level function for a process pool.
     database : path, optional
-        Where the analyses store their display images.
+        Where the analyses store their display images (and DICOM SRs).
+    build_sr : bool
+        Whether the analyses build and store each result's DICOM SR.
     """
 
     def __init__(self, processes: int, queue_size: int, kind: str = "process",
-                 analyse: Callable[..., Analysed] = analyse_file, database: Optional[str] = None):
+                 analyse: Callable[..., Analysed] = analyse_file, database: Optional[str] = None,
+                 build_sr: bool = False):
         self.processes = processes
         self.queue_size = max(queue_size, 1)
         self.kind = kind
         self._analyse = analyse
         self.database = str(database) if database else None
+        self.build_sr = build_sr
         self._executor: Optional[Executor] = None
         self._in_flight = 0
         self._mean_job_s = 2.0  # until measured
@@ -195,7 +242,7 @@ class AnalysisPool:
         try:
             loop = asyncio.get_running_loop()
             return await loop.run_in_executor(self._executor, self._analyse, path, report_text, report_source,
-                                              self.database)
+                                              self.database, self.build_sr)
         finally:
             self._in_flight -= 1
             elapsed = time.perf_counter() - started
