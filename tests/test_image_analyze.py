@@ -206,3 +206,18 @@ def test_only_unnamed_clusters_on_a_strong_edge_are_dropped_as_edge_artefacts():
     # A named pattern carries shape evidence of its own and stays, whatever its background.
     for pattern in ("phlebolith", "stippled", "eccentric", "arterial"):
         assert not unnamed_on_edge(on_edge, pattern)
+
+
+def test_a_lone_streak_on_an_edge_is_an_artefact_but_a_beaded_wall_or_a_streak_on_flat_tissue_is_not():
+    from radassist.image.artefacts import LONE_STREAK_MAX_EDGE_STEP, edge_overshoot
+    from radassist.image.cluster import Group
+
+    def group(lesion_count, edge_step):
+        features = {"lesion_count": lesion_count, "aspect_ratio": 8.0, "continuity": 0.9, "edge_ratio": 1.0,
+                    "median_focus_width_mm": 1.5, "peak_snr": 20.0, "bone_distance_mm": 20.0,
+                    "edge_step": edge_step}
+        return Group(foci=[], coords=np.zeros((1, 2), int), features=features)
+
+    assert edge_overshoot(group(1, 2 * LONE_STREAK_MAX_EDGE_STEP))
+    assert not edge_overshoot(group(1, 0.5 * LONE_STREAK_MAX_EDGE_STEP))
+    assert not edge_overshoot(group(4, 2 * LONE_STREAK_MAX_EDGE_STEP))

@@ -67,6 +67,11 @@ FAINT_NEAR_BONE_MM = 4.0
 #: A cluster that fits no pattern on a background stepping by more than this
 #: fraction of the tissue contrast across 4 mm sits on an edge (skin, fat plane, cortex).
 UNNAMED_MAX_EDGE_STEP = 0.3
+#: A lone streak (one focus, at least this elongated) on a background stepping
+#: by more than this fraction of the tissue contrast is the edge it lies on
+#: (skin fold, fat plane); calcified walls are beaded or paired.
+LONE_STREAK_MIN_ASPECT = 3.0
+LONE_STREAK_MAX_EDGE_STEP = 0.2
 #: A lone continuous streak (aspect, continuity) this close to bone is its cortex.
 BONE_STREAK_MIN_ASPECT = 3.0
 BONE_STREAK_MIN_CONTINUITY = 0.8
@@ -190,7 +195,7 @@ def hugs_bone(group: Group, bone_distance_mm: np.ndarray) -> bool:
 
 
 def edge_overshoot(group: Group) -> bool:
-    """Whether a described cluster is an overshoot beside an edge (any of four signs).
+    """Whether a described cluster is an overshoot beside an edge (any of five signs).
 
     - it sits on a background step several times its own contrast (a field
       of many dots not drawn out along a line is exempt: faint stippling on a
@@ -198,7 +203,8 @@ def edge_overshoot(group: Group) -> bool:
     - it is one or two continuous streaks close beside a bone (the bone's own
       edge: calcified walls near a bone are beaded or paired);
     - it is a drawn-out hairline thinner than a vessel wall seen edge-on;
-    - it is faint and lies within a few millimetres of bone.
+    - it is faint and lies within a few millimetres of bone;
+    - it is a lone streak on a background step (a skin fold or fat plane).
     """
     f = group.features
     stepped = f["edge_ratio"] > MAX_EDGE_RATIO and not (
@@ -209,7 +215,9 @@ def edge_overshoot(group: Group) -> bool:
     hairline = f["aspect_ratio"] >= HAIRLINE_MIN_ASPECT and f["median_focus_width_mm"] < HAIRLINE_MAX_WIDTH_MM
     faint_near_bone = (f["peak_snr"] < FAINT_NEAR_BONE_SNR
                        and f.get("bone_distance_mm", np.inf) < FAINT_NEAR_BONE_MM)
-    return stepped or streak or hairline or faint_near_bone
+    lone_edge_streak = (f["lesion_count"] <= 1 and f["aspect_ratio"] >= LONE_STREAK_MIN_ASPECT
+                        and f.get("edge_step", 0.0) > LONE_STREAK_MAX_EDGE_STEP)
+    return stepped or streak or hairline or faint_near_bone or lone_edge_streak
 
 
 def unnamed_on_edge(features: dict[str, float], pattern: str) -> bool:
