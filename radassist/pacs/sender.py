@@ -159,7 +159,7 @@ class SenderThread(threading.Thread):
     """Sends owed SRs in the background until :meth:`stop`."""
 
     def __init__(self, queue: JobQueue, calling_ae_title: str = "RADASSIST", base_backoff_s: float = 5.0,
-                 poll_s: float = 0.2, uploaders=None):
+                 poll_s: float = 0.05, uploaders=None):
         super().__init__(name="radassist-sender", daemon=True)
         self.queue, self.calling_ae_title, self.uploaders = queue, calling_ae_title, uploaders
         self.base_backoff_s, self.poll_s = base_backoff_s, poll_s
