@@ -177,7 +177,12 @@ def analyze_image(
         leg_bbox = _leg_bbox(seg, img.shape)
         if not_leg:
             return _insufficient(*not_leg, notes=notes)
-        seg.bone = _without_lesions(seg)
+        # What stays the same along the leg (see .axial): used to tell lesions
+        # from bone, and to find the soft-tissue mass around a calcification.
+        axial_background = axial.axial_opening(seg.image, seg.leg, seg.axis_angle,
+                                               axial.AXIAL_OPENING_MM / seg.mm_per_px,
+                                               gap_px=axial.LUCENT_LINE_MM / seg.mm_per_px)
+        seg.bone = _without_lesions(seg, axial_background)
         zone = _soft_tissue_zone(seg)
         if not zone.any():
             return _insufficient("no soft tissue left to analyse once bone, joints and borders are excluded",
@@ -215,7 +220,7 @@ def analyze_image(
     with _stage(timings, "masses"):
         calcified = _groups_on_seg_grid(groups, found, grids, seg.image.shape)
         # Without calcifications there is nothing to relate a mass to.
-        soft = masses.soft_residual(seg, calcified) if groups else None
+        soft = masses.soft_residual(seg, axial_background, calcified) if groups else None
         mass_regions = []
         found_by: dict[int, int] = {}  # mass index -> the group whose search found it
         for g in groups:
@@ -307,7 +312,7 @@ LESION_OVER_BONE_MAX_MM = 35.0
 LESION_OVER_BONE_CONTRAST = 0.04
 
 
-def _without_lesions(seg: segment.Segmentation) -> np.ndarray:
+def _without_lesions(seg: segment.Segmentation, background: np.ndarray) -> np.ndarray:
     """The bone mask with compact bright objects (lesions) taken out of it.
 
     The segmentation's bone is a brightness threshold, which also takes in a
@@ -316,7 +321,6 @@ def _without_lesions(seg: segment.Segmentation) -> np.ndarray:
     (joint sections, and raised pieces wider than a lesion) stay bone.
     """
     contrast = max(seg.tissue_level - seg.air_level, 1e-6)
-    background = axial.axial_opening(seg.image, seg.leg, seg.axis_angle, axial.AXIAL_OPENING_MM / seg.mm_per_px)
     raised = (seg.image - background) > LESION_OVER_BONE_CONTRAST * contrast
     labels, n = ndi.label(raised & seg.leg)
     if n == 0:

@@ -23,7 +23,7 @@ from .legframe import StraightFrame, straight_frame
 #: Length (mm) of the line opening along the leg: longer than any compact
 #: lesion, shorter than the distance over which a cortex tilted by a few
 #: degrees to the axis drifts by its own width.
-AXIAL_OPENING_MM = 40.0
+AXIAL_OPENING_MM = 50.0
 #: Tilts (degrees) of the opening line to the leg axis.
 TILTS_DEG = (-6.0, 0.0, 6.0)
 #: Lucent lines up to this width (mm) are closed before the opening.

@@ -3,7 +3,7 @@
 A soft-tissue mass is a broad, faint swelling: it adds a few tenths of
 muscle's attenuation over 15–80 mm. Along the leg the soft tissue otherwise
 changes slowly, so the image minus its opening by a long line along the leg
-(:func:`.axial.axial_opening`, :data:`MASS_OPENING_MM`) holds the mass and
+(:func:`.axial.axial_opening`) holds the mass and
 the calcifications, and little else. Around a calcification (whose own pixels
 are left out and filled from their surroundings) the mass is the raised,
 smooth region that reaches it.
@@ -20,12 +20,9 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage as ndi
 
-from . import axial
 from .morph import fill_holes, grow, shrink
 from .segment import Segmentation
 
-#: Length (mm) of the opening line: longer than a mass.
-MASS_OPENING_MM = 50.0
 #: Smoothing (Gaussian sigma, mm) of the residual at the mass scale.
 SMOOTHING_MM = 2.5
 #: Margin (mm) around calcified pixels left out and filled from the surroundings.
@@ -84,12 +81,15 @@ class SoftResidual:
     leg_thickness_mm: float
 
 
-def soft_residual(seg: Segmentation, calcified: np.ndarray) -> SoftResidual | None:
+def soft_residual(seg: Segmentation, background: np.ndarray, calcified: np.ndarray) -> SoftResidual | None:
     """The leg's soft-tissue residual, smoothed at the mass scale.
 
     Parameters
     ----------
     seg : Segmentation
+    background : ndarray of float32
+        The leg's axial background on the segmentation grid
+        (:func:`.axial.axial_opening` of ``seg.image``).
     calcified : ndarray of bool
         Calcified pixels on the segmentation grid (left out, filled in).
 
@@ -100,8 +100,6 @@ def soft_residual(seg: Segmentation, calcified: np.ndarray) -> SoftResidual | No
     """
     mm = seg.mm_per_px
     contrast = max(seg.tissue_level - seg.air_level, 1e-6)
-    background = axial.axial_opening(seg.image, seg.leg, seg.axis_angle, MASS_OPENING_MM / mm,
-                                     gap_px=axial.LUCENT_LINE_MM / mm)
     residual = seg.image - background
     margin = max(1, int(round(EDGE_MARGIN_MM / mm)))
     usable = shrink(seg.leg, margin) & ~grow(seg.bone, margin) & ~seg.joint & ~seg.markers & seg.field
@@ -110,12 +108,12 @@ def soft_residual(seg: Segmentation, calcified: np.ndarray) -> SoftResidual | No
     if weight.sum() < 100:
         return None
     sigma_px = SMOOTHING_MM / mm
-    num = ndi.gaussian_filter(residual * weight, sigma_px, mode="nearest")
-    den = ndi.gaussian_filter(weight, sigma_px, mode="nearest")
+    num = ndi.gaussian_filter(residual * weight, sigma_px, mode="nearest", truncate=3.0)
+    den = ndi.gaussian_filter(weight, sigma_px, mode="nearest", truncate=3.0)
     # Fill the calcifications from a wider neighbourhood, where the
     # mass-scale smoothing has no support.
-    wide_num = ndi.gaussian_filter(residual * weight, 3 * sigma_px, mode="nearest")
-    wide_den = ndi.gaussian_filter(weight, 3 * sigma_px, mode="nearest")
+    wide_num = ndi.gaussian_filter(residual * weight, 3 * sigma_px, mode="nearest", truncate=2.5)
+    wide_den = ndi.gaussian_filter(weight, 3 * sigma_px, mode="nearest", truncate=2.5)
     with np.errstate(invalid="ignore", divide="ignore"):
         smooth = np.where(den > 0.3, num / np.maximum(den, 1e-9), wide_num / np.maximum(wide_den, 1e-9))
     smooth = np.nan_to_num(smooth).astype(np.float32)
