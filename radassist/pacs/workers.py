@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
+from ..processes import one_numeric_thread_per_process
 from .queue import Job, JobQueue
 
 log = logging.getLogger("radassist.pacs")
@@ -246,6 +247,7 @@ class WorkerPool:
         self._log_level = logging.getLogger().getEffectiveLevel()
 
     def start(self) -> None:
+        one_numeric_thread_per_process()
         self._processes = [self._spawn() for _ in range(self.n)]
 
     def pids(self) -> list[int]:

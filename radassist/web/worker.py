@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Callable, Optional
 
 from ..errors import RadassistError
+from ..processes import one_numeric_thread_per_process
 from .store import SR_PENDING, SR_READY, SR_UNAVAILABLE, StoredSR
 
 
@@ -211,6 +212,7 @@ class AnalysisPool:
     def start(self) -> None:
         if self.kind == "process":
             # spawn, not fork: the web process has threads (uvicorn, anyio) that fork would copy half-way.
+            one_numeric_thread_per_process()
             ctx = multiprocessing.get_context("spawn")
             self._executor = ProcessPoolExecutor(self.processes, mp_context=ctx, initializer=_warm_up)
             # Start and warm every process now (the service is ready when this returns), not on the first uploads.
