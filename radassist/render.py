@@ -47,15 +47,19 @@ ACTION_TITLES = {
     "no_further_imaging": "No further imaging",
 }
 
+#: Display group of each pattern (overlay colours here, outline classes on the web page).
+PATTERN_GROUPS = {
+    "stippled": "concerning", "eccentric": "concerning", "nonspecific": "nonspecific",
+    "diffuse": "benign", "central": "benign", "laminated": "benign", "popcorn": "benign",
+    "arterial": "vascular", "phlebolith": "vascular", "peripheral_plaque": "myonecrosis",
+}
 #: Overlay colours by pattern group (RGB): concerning red, non-specific orange,
 #: benign green, vascular cyan, myonecrosis magenta.
-PATTERN_COLOURS = {
-    "stippled": (230, 40, 40), "eccentric": (230, 40, 40),
-    "nonspecific": (255, 150, 0),
-    "diffuse": (60, 200, 80), "central": (60, 200, 80), "laminated": (60, 200, 80), "popcorn": (60, 200, 80),
-    "arterial": (0, 200, 230), "phlebolith": (0, 200, 230),
-    "peripheral_plaque": (220, 60, 220),
+GROUP_COLOURS = {
+    "concerning": (230, 40, 40), "nonspecific": (255, 150, 0), "benign": (60, 200, 80),
+    "vascular": (0, 200, 230), "myonecrosis": (220, 60, 220),
 }
+PATTERN_COLOURS = {pattern: GROUP_COLOURS[group] for pattern, group in PATTERN_GROUPS.items()}
 MASS_COLOUR = (255, 220, 0)
 
 

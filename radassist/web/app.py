@@ -65,7 +65,7 @@ from ..model import (
     Pattern,
     Status,
 )
-from ..render import ACTION_TITLES
+from ..render import ACTION_TITLES, PATTERN_GROUPS
 from . import security
 from .corrections import CorrectionError, Corrections, Redecision, redecide
 from .images import encode_png, overlay_from_display
@@ -88,14 +88,6 @@ HTTP_CODES = {400: "bad_request", 401: "unauthorised", 403: "forbidden", 404: "n
               405: "method_not_allowed", 409: "conflict", 410: "gone", 413: "input_too_large",
               415: "unsupported_media_type",
               422: "invalid_request", 429: "too_many_requests", 503: "busy"}
-
-
-#: Outline colour groups, as in :data:`radassist.render.PATTERN_COLOURS`.
-PATTERN_GROUPS = {
-    "stippled": "concerning", "eccentric": "concerning", "nonspecific": "nonspecific",
-    "diffuse": "benign", "central": "benign", "laminated": "benign", "popcorn": "benign",
-    "arterial": "vascular", "phlebolith": "vascular", "peripheral_plaque": "myonecrosis",
-}
 
 
 class InternalAnalysisError(RadassistError):
