@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Callable, Optional
 
 from ..errors import RadassistError
-from ..processes import one_numeric_thread_per_process
+from ..processes import one_numeric_thread_per_process, warm_up_analysis
 from .store import SR_PENDING, SR_READY, SR_UNAVAILABLE, StoredSR
 
 
@@ -153,20 +153,11 @@ def analyse_file(path: str, report_text: Optional[str], report_source: Optional[
 
 
 def _warm_up() -> None:
-    """Import the pipeline (SciPy, scikit-image, the DICOM codecs) and load the rules once per pool
-    process, so the first upload does not pay for it."""
-    import io
-
-    from ..pipeline import analyze_study
-    from ..synth import make_case
+    """Warm each pool process with one small analysis, so the first upload does not pay for it."""
     from .dicom_sr import sr_file, why_no_sr
     from .images import display_image
 
-    # One small analysis loads what imports alone do not (codecs, lazily built tables).
-    case = make_case(1, rows=300, columns=200)
-    buf = io.BytesIO()
-    case.dataset.save_as(buf, enforce_file_format=True)
-    study = analyze_study(buf.getvalue(), "calf pain")
+    study = warm_up_analysis()
     display_image(study.image.pixels, study.result.image)
     if why_no_sr(study.result) is None:  # highdicom and its code tables
         sr_file(study.image.header, study.result)
