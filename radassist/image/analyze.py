@@ -11,7 +11,9 @@ Stages (each timed in ``timings`` when given, milliseconds):
 ``measure``
     Per-focus features, clusters and their features (:mod:`.measure`, :mod:`.cluster`).
 ``masses``
-    Soft-tissue masses and where each cluster sits in them (:mod:`.masses`).
+    Soft-tissue masses and where each cluster sits in them: the closed
+    outline of the step down at a lump's rim (:mod:`.outline`), else the
+    closed bump in the axial residual (:mod:`.masses`).
 ``classify``
     Pattern, confidence and alternatives per cluster (:mod:`.classify`).
 """
@@ -28,7 +30,7 @@ from scipy.spatial import ConvexHull, QhullError
 
 from radassist.model import PATTERN_SIGNIFICANCE, Cluster, ImageFindings, Mass
 
-from . import artefacts, axial, classify, cluster, detect, legcheck, masses, measure, segment
+from . import artefacts, axial, classify, cluster, detect, legcheck, masses, measure, outline, segment
 from .grids import block_mean, grid_factor
 from .morph import grow, shrink
 
@@ -223,9 +225,13 @@ def analyze_image(
         soft = masses.soft_residual(seg, axial_background, calcified) if groups else None
         mass_regions = []
         found_by: dict[int, int] = {}  # mass index -> the group whose search found it
+        usable = masses.usable_soft_tissue(seg) if groups else None
         for g in groups:
             lesion = _groups_on_seg_grid([g], found, grids, seg.image.shape)
-            own = masses.mass_around(soft, seg, lesion)
+            own = outline.mass_from_edges(seg.image, lesion, calcified, usable, seg.mm_per_px,
+                                          max(seg.tissue_level - seg.air_level, 1e-6))
+            if own is None:
+                own = masses.mass_around(soft, seg, lesion)
             if own is not None:
                 if not any((m.mask & own.mask).sum() > 0.3 * own.mask.sum() for m in mass_regions):
                     found_by[len(mass_regions)] = id(g)

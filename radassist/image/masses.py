@@ -81,6 +81,12 @@ class SoftResidual:
     leg_thickness_mm: float
 
 
+def usable_soft_tissue(seg: Segmentation) -> np.ndarray:
+    """Soft tissue whose density means something: the leg less its skin line, bone edges, joints, markers."""
+    margin = max(1, int(round(EDGE_MARGIN_MM / seg.mm_per_px)))
+    return shrink(seg.leg, margin) & ~grow(seg.bone, margin) & ~seg.joint & ~seg.markers & seg.field
+
+
 def soft_residual(seg: Segmentation, background: np.ndarray, calcified: np.ndarray) -> SoftResidual | None:
     """The leg's soft-tissue residual, smoothed at the mass scale.
 
@@ -101,8 +107,7 @@ def soft_residual(seg: Segmentation, background: np.ndarray, calcified: np.ndarr
     mm = seg.mm_per_px
     contrast = max(seg.tissue_level - seg.air_level, 1e-6)
     residual = seg.image - background
-    margin = max(1, int(round(EDGE_MARGIN_MM / mm)))
-    usable = shrink(seg.leg, margin) & ~grow(seg.bone, margin) & ~seg.joint & ~seg.markers & seg.field
+    usable = usable_soft_tissue(seg)
     left_out = grow(calcified, max(1, int(round(CALCIFICATION_MARGIN_MM / mm))))
     weight = (usable & ~left_out).astype(np.float32)
     if weight.sum() < 100:
