@@ -30,7 +30,7 @@ from scipy.spatial import ConvexHull, QhullError
 
 from radassist.model import PATTERN_SIGNIFICANCE, Cluster, ImageFindings, Mass
 
-from . import artefacts, axial, classify, cluster, detect, legcheck, masses, measure, outline, segment
+from . import artefacts, axial, classify, cluster, detect, legcheck, masses, measure, outline, profile, segment
 from .grids import block_mean, grid_factor
 from .morph import grow, shrink
 
@@ -210,6 +210,14 @@ def analyze_image(
         rims = [g for g in groups if artefacts.hugs_bone(g, distances[id(g)])]
         groups = [g for g in groups if not any(g is r for r in rims)]
         _note(notes, len(rims), "thin bright rim", "along a bone edge excluded")
+        if groups:
+            # Bone the bone mask missed shows as bright surroundings (see .profile).
+            rise = profile.rise_above_soft_tissue_model(seg.image, seg.leg, seg.axis_angle, seg.air_level,
+                                                        seg.mm_per_px) / contrast
+            surroundings = {id(g): _ring_median(rise, g, found, grids, seg) for g in groups}
+            on_bone = [g for g in groups if artefacts.on_bone(surroundings[id(g)])]
+            groups = [g for g in groups if not any(g is b for b in on_bone)]
+            _note(notes, len(on_bone), "cluster", "on bone outside the bone mask (a bone edge or trabecula) excluded")
         snr = found.smoothed / found.noise
         for g in groups:
             g.features = cluster.describe_group(g, found.residual, grids.det_mm, seg.axis_angle, contrast,
@@ -386,6 +394,23 @@ def _sample_seg(values: np.ndarray, group: cluster.Group, found: detect.Detectio
     r = np.clip((group.coords[:, 0] + found.offset[0]) // grids.ratio, 0, values.shape[0] - 1)
     c = np.clip((group.coords[:, 1] + found.offset[1]) // grids.ratio, 0, values.shape[1] - 1)
     return values[r, c]
+
+
+def _ring_median(values: np.ndarray, group: cluster.Group, found: detect.Detection, grids: _Grids,
+                 seg: segment.Segmentation) -> float:
+    """Median of a segmentation-grid map over the leg in a ring around a group (:data:`artefacts.ON_BONE_RING_MM`)."""
+    rows = (group.coords[:, 0] + found.offset[0]) // grids.ratio
+    cols = (group.coords[:, 1] + found.offset[1]) // grids.ratio
+    inner_mm, outer_mm = artefacts.ON_BONE_RING_MM
+    outer_px = max(2, int(round(outer_mm / seg.mm_per_px)))
+    r0, r1 = max(int(rows.min()) - outer_px - 1, 0), min(int(rows.max()) + outer_px + 2, values.shape[0])
+    c0, c1 = max(int(cols.min()) - outer_px - 1, 0), min(int(cols.max()) + outer_px + 2, values.shape[1])
+    own = np.zeros((r1 - r0, c1 - c0), dtype=bool)
+    own[np.clip(rows - r0, 0, r1 - r0 - 1), np.clip(cols - c0, 0, c1 - c0 - 1)] = True
+    ring = grow(own, outer_px) & ~grow(own, max(1, int(round(inner_mm / seg.mm_per_px)))) & seg.leg[r0:r1, c0:c1]
+    if not ring.any():
+        return 0.0
+    return float(np.median(values[r0:r1, c0:c1][ring]))
 
 
 def _groups_on_seg_grid(groups, found, grids, shape) -> np.ndarray:

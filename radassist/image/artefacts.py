@@ -57,6 +57,11 @@ MIN_SINGLE_FOCUS_AREA_MM2 = 1.0
 BONE_RIM_MAX_WIDTH_MM = 3.0
 BONE_RIM_MIN_FRACTION = 0.7
 BONE_RIM_DISTANCE_MM = 3.0
+#: A cluster whose surroundings (a ring RING_MM away) rise above the modelled
+#: soft-tissue profile by this fraction of the tissue contrast sits on bone (or
+#: something as dense) that the bone mask missed: a bone edge or trabecula.
+ON_BONE_RISE = 0.3
+ON_BONE_RING_MM = (3.0, 6.0)
 #: A cluster whose background steps by more than this many times its own peak
 #: contrast across 4 mm sits on an edge.
 MAX_EDGE_RATIO = 2.5
@@ -192,6 +197,19 @@ def hugs_bone(group: Group, bone_distance_mm: np.ndarray) -> bool:
     if float(np.median([f.width_mm for f in group.foci])) > BONE_RIM_MAX_WIDTH_MM:
         return False
     return float((bone_distance_mm <= BONE_RIM_DISTANCE_MM).mean()) >= BONE_RIM_MIN_FRACTION
+
+
+def on_bone(surrounding_rise: float) -> bool:
+    """Whether a cluster sits on bone: its surroundings are far brighter than soft tissue alone.
+
+    ``surrounding_rise`` is the median rise, above the modelled soft-tissue
+    profile (:mod:`.profile`), of a ring :data:`ON_BONE_RING_MM` around the
+    cluster, as a fraction of the tissue contrast. A calcification lies in
+    soft tissue (or a faint soft-tissue mass, which adds far less); bone the
+    bone mask missed (a joint bone, a faint epiphysis) carries its edges and
+    trabeculae into the detector.
+    """
+    return surrounding_rise > ON_BONE_RISE
 
 
 def edge_overshoot(group: Group) -> bool:
