@@ -93,7 +93,9 @@ def decide(features: dict[str, float], table: dict[str, Any] | None = None) -> D
     ranked = sorted(scores.items(), key=lambda kv: -kv[1])
     best, best_score = ranked[0]
     concerning = list(table["concerning"])
-    if best_score < float(table["min_score"]):
+    if best_score < float(table["min_score"]) and not (best in concerning and best_score >= float(table["concern_floor"])):
+        # A weak fit is non-specific, unless what fits best is concerning:
+        # missing a concerning pattern is the worst error.
         best = "nonspecific"
     if best not in concerning and best != "nonspecific":
         worry, worry_score = max(((p, scores.get(p, 0.0)) for p in concerning), key=lambda kv: kv[1])
