@@ -185,6 +185,7 @@ def analyze_image(
                                                axial.AXIAL_OPENING_MM / seg.mm_per_px,
                                                gap_px=axial.LUCENT_LINE_MM / seg.mm_per_px)
         seg.bone = _without_lesions(seg, axial_background)
+        seg.busy = _busy_near_bone(seg)
         zone = _soft_tissue_zone(seg)
         if not zone.any():
             return _insufficient("no soft tissue left to analyse once bone, joints and borders are excluded",
@@ -348,6 +349,17 @@ def _without_lesions(seg: segment.Segmentation, background: np.ndarray) -> np.nd
         lesion[k] = extent <= limit and not (own & keep_bone[box]).any() and (own & seg.bone[box]).any()
     found = ndi.binary_dilation(lesion[labels], iterations=1)
     return seg.bone & ~found
+
+
+def _busy_near_bone(seg: segment.Segmentation) -> np.ndarray:
+    """The busy (trabecular) texture that is still next to bone once the lesions have left the bone mask.
+
+    A lesion's own texture (a dense, grainy lump) marks it busy while the bone
+    mask holds it; out of the bone mask, it is soft tissue again.
+    """
+    from .bone import BUSY_WINDOW_MM
+
+    return seg.busy & grow(seg.bone, max(1, int(round(BUSY_WINDOW_MM / 2 / seg.mm_per_px))))
 
 
 def _exclusion_notes(seg: segment.Segmentation) -> list[str]:

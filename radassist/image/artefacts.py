@@ -63,8 +63,11 @@ BONE_RIM_DISTANCE_MM = 3.0
 ON_BONE_RISE = 0.3
 ON_BONE_RING_MM = (3.0, 6.0)
 #: A cluster whose background steps by more than this many times its own peak
-#: contrast across 4 mm sits on an edge.
+#: contrast across 4 mm sits on an edge, when the step is a strong one (this
+#: fraction of the tissue contrast: a skin line, a fat plane or a cortex, not
+#: the rim of a soft-tissue mass or the leg's thickness ramp).
 MAX_EDGE_RATIO = 2.5
+EDGE_MIN_STEP = 0.3
 #: A faint cluster (peak below this SNR) this close to bone (mm) is the bone's
 #: own edge or texture showing through the margin.
 FAINT_NEAR_BONE_SNR = 10.0
@@ -215,7 +218,7 @@ def on_bone(surrounding_rise: float) -> bool:
 def edge_overshoot(group: Group) -> bool:
     """Whether a described cluster is an overshoot beside an edge (any of five signs).
 
-    - it sits on a background step several times its own contrast (a field
+    - it sits on a strong background step several times its own contrast (a field
       of many dots not drawn out along a line is exempt: faint stippling on a
       sloping background would otherwise count);
     - it is one or two continuous streaks close beside a bone (the bone's own
@@ -225,7 +228,7 @@ def edge_overshoot(group: Group) -> bool:
     - it is a lone streak on a background step (a skin fold or fat plane).
     """
     f = group.features
-    stepped = f["edge_ratio"] > MAX_EDGE_RATIO and not (
+    stepped = f["edge_ratio"] > MAX_EDGE_RATIO and f.get("edge_step", 0.0) > EDGE_MIN_STEP and not (
         f["lesion_count"] >= MIN_MANY_FOCI and f["aspect_ratio"] < 3.0)
     streak = (f["lesion_count"] <= 2 and f["aspect_ratio"] >= BONE_STREAK_MIN_ASPECT
               and f["continuity"] >= BONE_STREAK_MIN_CONTINUITY
