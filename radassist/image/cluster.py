@@ -23,10 +23,11 @@ COLLINEAR_GAP_MM = 30.0
 COLLINEAR_OFFSET_MM = 4.0
 #: ... and their directions differ by at most this.
 COLLINEAR_ANGLE_DEG = 20.0
-#: A small piece (a bead, at most this long) on a linear group's line joins it
-#: across gaps up to :data:`BEAD_GAP_MM` (a beaded, interrupted arterial wall).
-BEAD_MAX_MM = 6.0
-BEAD_GAP_MM = 15.0
+#: A short piece (a bead or a wall segment too short to be linear on its own,
+#: at most this long) on a linear group's line joins it across gaps up to
+#: :data:`BEAD_GAP_MM` (a beaded, interrupted arterial wall).
+BEAD_MAX_MM = 15.0
+BEAD_GAP_MM = 20.0
 #: ... and lies within this distance of the line (the partner wall of a
 #: "tram track" runs 2–6 mm from it).
 BEAD_OFFSET_MM = 7.0
