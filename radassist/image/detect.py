@@ -49,8 +49,13 @@ BURNED_IN_MARGIN_MM = 2.0
 EXCLUDE_SNR = 5.0
 #: ... and are set aside with this margin.
 EXCLUDE_MARGIN_MM = 0.75
-#: Objects interpolated under are at most this large.
+#: Objects interpolated under are at most this large ...
 OBJECT_MAX_EXTENT_MM = 35.0
+#: ... and, when they touch the edge of the zone (a bone margin, the skin
+#: margin), no more elongated than this, with this much of the ring around
+#: them in the zone.
+EDGE_OBJECT_MAX_ASPECT = 1.6
+EDGE_OBJECT_MIN_RING_IN_ZONE = 0.7
 #: Scale (Gaussian sigma) of the soft-tissue interpolation under the objects.
 INTERPOLATION_MM = 3.0
 #: Large solid lesions rise this fraction of the tissue contrast above the background.
@@ -476,7 +481,13 @@ def _short_lumps(seg_image: np.ndarray, leg: np.ndarray, allowed: np.ndarray, ax
 
 
 def _compact_inside(mask: np.ndarray, zone: np.ndarray, max_extent_px: float) -> np.ndarray:
-    """Components of ``mask`` that stay inside ``zone`` and span at most ``max_extent_px``."""
+    """Compact components of ``mask`` spanning at most ``max_extent_px``, mostly surrounded by ``zone``.
+
+    A component that touches the zone's edge is kept when it is round enough
+    (a dense lesion beside a bone or near the skin) and most of the ring
+    around it is in the zone (there is soft tissue to interpolate from); a
+    long piece along an edge is the edge.
+    """
     labels, n = ndi.label(mask)
     if n == 0:
         return mask
@@ -485,8 +496,19 @@ def _compact_inside(mask: np.ndarray, zone: np.ndarray, max_extent_px: float) ->
     touching[np.unique(labels[outside & mask])] = True
     keep = np.zeros(n + 1, dtype=bool)
     for i, sl in enumerate(ndi.find_objects(labels), start=1):
-        extent = max(sl[0].stop - sl[0].start, sl[1].stop - sl[1].start)
-        keep[i] = not touching[i] and extent <= max_extent_px
+        height, width = sl[0].stop - sl[0].start, sl[1].stop - sl[1].start
+        if max(height, width) > max_extent_px:
+            continue
+        if not touching[i]:
+            keep[i] = True
+            continue
+        if max(height, width) > EDGE_OBJECT_MAX_ASPECT * max(min(height, width), 1):
+            continue
+        pad = 3
+        box = (slice(max(sl[0].start - pad, 0), sl[0].stop + pad), slice(max(sl[1].start - pad, 0), sl[1].stop + pad))
+        own = labels[box] == i
+        ring = ndi.binary_dilation(own, iterations=2) & ~own
+        keep[i] = ring.any() and float(zone[box][ring].mean()) >= EDGE_OBJECT_MIN_RING_IN_ZONE
     return keep[labels]
 
 
