@@ -259,7 +259,7 @@ def detect_foci(
     if leg_seg is not None:
         soft_seg = leg_seg & ~ndi.binary_dilation(bone_seg) if bone_seg is not None else leg_seg
 
-    burned, burned_count = burned_in(crop, allowed, det_mm)
+    burned, burned_count = burned_in(crop, allowed, det_mm, top=float(det_image.max()))
     allowed = allowed & ~burned
     tile = max(2, int(round(NOISE_TILE_MM / det_mm)))
     floor = FINE_MIN_CONTRAST * tissue_contrast
@@ -377,7 +377,8 @@ def _local_median(image: np.ndarray, mm_per_px: float, window_mm: float) -> np.n
     return upsample_linear(med, step, image.shape)
 
 
-def burned_in(det_image: np.ndarray, region: np.ndarray, det_mm: float) -> tuple[np.ndarray, int]:
+def burned_in(det_image: np.ndarray, region: np.ndarray, det_mm: float,
+              top: float | None = None) -> tuple[np.ndarray, int]:
     """Burned-in text and lead markers: saturated objects with razor-sharp edges.
 
     They are at (or within 1 % of) the brightest value of the image, and
@@ -392,6 +393,9 @@ def burned_in(det_image: np.ndarray, region: np.ndarray, det_mm: float) -> tuple
         Where to look (the leg and its surroundings, on the detection grid).
     det_mm : float
         Detection-grid spacing.
+    top : float, optional
+        The whole image's brightest value (``det_image`` may be a crop, whose
+        brightest object can be a dense lesion); defaults to ``det_image``'s.
 
     Returns
     -------
@@ -399,7 +403,7 @@ def burned_in(det_image: np.ndarray, region: np.ndarray, det_mm: float) -> tuple
         The objects, grown by :data:`BURNED_IN_MARGIN_MM`.
     count : int
     """
-    top = float(det_image.max())
+    top = float(det_image.max()) if top is None else float(top)
     saturated = (det_image >= top - SATURATION_TOLERANCE) & region
     empty = np.zeros(det_image.shape, dtype=bool)
     if not saturated.any():
