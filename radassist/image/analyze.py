@@ -230,8 +230,10 @@ def analyze_image(
 
     with _stage(timings, "masses"):
         calcified = _groups_on_seg_grid(groups, found, grids, seg.image.shape)
-        # Without calcifications there is nothing to relate a mass to.
-        soft = masses.soft_residual(seg, axial_background, calcified) if groups else None
+        # Without calcifications there is nothing to relate a mass to; the
+        # axial residual (the fallback) is only made when a rim is not found.
+        soft: masses.SoftResidual | None = None
+        soft_made = False
         mass_regions = []
         found_by: dict[int, int] = {}  # mass index -> the group whose search found it
         usable = masses.usable_soft_tissue(seg) if groups else None
@@ -240,6 +242,8 @@ def analyze_image(
             own = outline.mass_from_edges(seg.image, lesion, calcified, usable, seg.mm_per_px,
                                           max(seg.tissue_level - seg.air_level, 1e-6))
             if own is None:
+                if not soft_made:
+                    soft, soft_made = masses.soft_residual(seg, axial_background, calcified), True
                 own = masses.mass_around(soft, seg, lesion)
             if own is not None:
                 if not any((m.mask & own.mask).sum() > 0.3 * own.mask.sum() for m in mass_regions):

@@ -58,8 +58,10 @@ MIN_DIAMETER_MM = 12.0
 MAX_DIAMETER_MM = 100.0
 MAX_ASPECT = 3.0
 MIN_RATIO = 1.6
-#: Random ellipse hypotheses tried (the generator is seeded: the result is reproducible).
-TRIALS = 60
+#: At most this many ellipse hypotheses are tried, stopping early once one
+#: fits this fraction of the points.
+TRIALS = 36
+GOOD_ENOUGH_FRACTION = 0.85
 
 
 def mass_from_edges(
@@ -93,6 +95,25 @@ def mass_from_edges(
     """
     if not lesion.any():
         return None
+    # Everything happens within reach of the rays (plus the smoothing's own
+    # reach) of the calcification: work on that crop.
+    rows, cols = np.nonzero(lesion)
+    pad = int(np.ceil((RAY_REACH_MM + 3 * TREND_SMOOTHING_MM) / mm_per_px))
+    r0, r1 = max(int(rows.min()) - pad, 0), min(int(rows.max()) + pad + 1, image.shape[0])
+    c0, c1 = max(int(cols.min()) - pad, 0), min(int(cols.max()) + pad + 1, image.shape[1])
+    box = (slice(r0, r1), slice(c0, c1))
+    found = _mass_in_crop(image[box], lesion[box], calcified[box], usable[box], mm_per_px, tissue_contrast)
+    if found is None:
+        return None
+    mask = np.zeros(image.shape, dtype=bool)
+    mask[box] = found.mask
+    found.mask = mask
+    found.centroid = (found.centroid[0] + r0, found.centroid[1] + c0)
+    return found
+
+
+def _mass_in_crop(image, lesion, calcified, usable, mm_per_px, tissue_contrast) -> MassRegion | None:
+    """:func:`mass_from_edges` on a crop around the calcification (same parameters, coordinates in the crop)."""
     mm = mm_per_px
     rows, cols = np.nonzero(lesion)
     centre = np.array([rows.mean(), cols.mean()])
@@ -280,25 +301,43 @@ def _radius_map(shape: tuple[int, int], ellipse, reach_px: float) -> np.ndarray:
 
 
 def _ransac_ellipse(points: np.ndarray, tolerance_px: float):
-    """The ellipse most edge points agree with, refitted on them; with the inlier mask."""
-    rng = np.random.default_rng(0)
+    """The ellipse most edge points agree with, refitted on them; with the inlier mask.
+
+    ``points`` come in bearing order around the calcification. Each hypothesis
+    is the ellipse through five points spread around that order (every fifth
+    of the way round, from each starting point in turn): spread points fit a
+    stable ellipse, and the hypotheses are the same on every run.
+    """
     best, best_in = None, None
     n = points.shape[0]
-    for _ in range(TRIALS):
-        pick = rng.choice(n, size=6, replace=False)
+    spacing = max(1, n // 5)
+    starts = np.unique(np.linspace(0, n - 1, min(n, TRIALS)).astype(int))
+    for start in starts:
+        pick = (start + spacing * np.arange(5)) % n
+        if np.unique(pick).size < 5:
+            continue
         ellipse = _fit_conic(points[pick])
         if ellipse is None:
             continue
         inliers = _distance(points, ellipse) < tolerance_px
         if best_in is None or inliers.sum() > best_in.sum():
             best, best_in = ellipse, inliers
+            if best_in.sum() >= GOOD_ENOUGH_FRACTION * n:
+                break  # nearly every point agrees: no better hypothesis to find
     if best is None or best_in.sum() < 6:
         return None
-    refit = _fit_conic(points[best_in])
-    if refit is not None:
+    # Refit on the agreeing points until the set stops growing.
+    for _ in range(3):
+        refit = _fit_conic(points[best_in])
+        if refit is None:
+            break
         inliers = _distance(points, refit) < tolerance_px
-        if inliers.sum() >= best_in.sum():
-            best, best_in = refit, inliers
+        if inliers.sum() < best_in.sum():
+            break
+        grew = inliers.sum() > best_in.sum()
+        best, best_in = refit, inliers
+        if not grew:
+            break
     return best, best_in
 
 

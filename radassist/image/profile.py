@@ -70,11 +70,16 @@ def rise_above_soft_tissue_model(
     with np.errstate(invalid="ignore", divide="ignore"):
         ratio = np.where(leg_s & (thickness >= MIN_RELATIVE_THICKNESS),
                          (img - air_level) / np.maximum(thickness, 1e-6), np.nan)
-    enough = (np.isfinite(ratio).sum(axis=1) >= MIN_LINE_PX)
+    counts = np.isfinite(ratio).sum(axis=1)
+    enough = counts >= MIN_LINE_PX
     if not enough.any():
         return out
+    # The percentile of each line's finite values (NaN sorts last): one sort,
+    # far cheaper than nanpercentile row by row.
+    ordered = np.sort(ratio[enough], axis=1)
+    rank = np.floor(ENVELOPE_PERCENTILE / 100.0 * (counts[enough] - 1)).astype(np.intp)
     scale = np.full(img.shape[0], np.nan, dtype=np.float64)
-    scale[enough] = np.nanpercentile(ratio[enough], ENVELOPE_PERCENTILE, axis=1)
+    scale[enough] = np.take_along_axis(ordered, rank[:, None], axis=1)[:, 0]
     rows = np.arange(scale.size)
     scale = np.interp(rows, rows[enough], scale[enough])
     size = max(3, int(round(SCALE_SMOOTHING_MM / mm_per_px)) | 1)
