@@ -12,8 +12,7 @@ Stages (each timed in ``timings`` when given, milliseconds):
     Per-focus features, clusters and their features (:mod:`.measure`, :mod:`.cluster`).
 ``masses``
     Soft-tissue masses and where each cluster sits in them: the closed
-    outline of the step down at a lump's rim (:mod:`.outline`), else the
-    closed bump in the axial residual (:mod:`.masses`).
+    outline of the step down at a lump's rim (:mod:`.outline`).
 ``classify``
     Pattern, confidence and alternatives per cluster (:mod:`.classify`).
 """
@@ -230,21 +229,13 @@ def analyze_image(
 
     with _stage(timings, "masses"):
         calcified = _groups_on_seg_grid(groups, found, grids, seg.image.shape)
-        # Without calcifications there is nothing to relate a mass to; the
-        # axial residual (the fallback) is only made when a rim is not found.
-        soft: masses.SoftResidual | None = None
-        soft_made = False
-        mass_regions = []
+        mass_regions: list[masses.MassRegion] = []
         found_by: dict[int, int] = {}  # mass index -> the group whose search found it
         usable = masses.usable_soft_tissue(seg) if groups else None
         for g in groups:
             lesion = _groups_on_seg_grid([g], found, grids, seg.image.shape)
             own = outline.mass_from_edges(seg.image, lesion, calcified, usable, seg.mm_per_px,
                                           max(seg.tissue_level - seg.air_level, 1e-6))
-            if own is None:
-                if not soft_made:
-                    soft, soft_made = masses.soft_residual(seg, axial_background, calcified), True
-                own = masses.mass_around(soft, seg, lesion)
             if own is not None:
                 if not any((m.mask & own.mask).sum() > 0.3 * own.mask.sum() for m in mass_regions):
                     found_by[len(mass_regions)] = id(g)
