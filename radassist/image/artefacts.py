@@ -46,6 +46,9 @@ RIM_MIN_BOW = 1.15
 
 #: Evidence needed to report a cluster at all (see :func:`enough_evidence`).
 MIN_CLUSTER_PEAK_CONTRAST = 0.06  # fraction of the soft-tissue contrast
+#: ... unless at least MIN_CLUSTER_FOCI of its foci stand this far above the
+#: noise (fine stippling on a film processed to low contrast).
+STRONG_FOCUS_SNR = 15.0
 MIN_MANY_FOCI = 8
 MIN_CLUSTER_FOCI = 3
 MIN_FEW_FOCI_SNR = 7.0
@@ -173,7 +176,8 @@ def enough_evidence(group: Group) -> bool:
     """Whether a cluster stands out enough to be reported at all.
 
     Its brightest focus must reach :data:`MIN_CLUSTER_PEAK_CONTRAST` of the
-    soft-tissue contrast; then either many foci (stippling), or a few with
+    soft-tissue contrast (or several foci stand :data:`STRONG_FOCUS_SNR` above
+    the noise); then either many foci (stippling), or a few with
     one standing :data:`MIN_FEW_FOCI_SNR` above the noise, or one or two whose
     evidence — the peak signal-to-noise, or for a faint extended focus (a
     ring, a lesion) its summed signal-to-noise — reaches
@@ -181,9 +185,11 @@ def enough_evidence(group: Group) -> bool:
     """
     peak_contrast = max(f.peak_contrast for f in group.foci)
     evidence = max(max(f.peak_snr, f.integrated_snr) for f in group.foci)
-    if peak_contrast < MIN_CLUSTER_PEAK_CONTRAST:
-        return False
     n = len(group.foci)
+    strong = sum(f.peak_snr >= STRONG_FOCUS_SNR for f in group.foci)
+    if peak_contrast < MIN_CLUSTER_PEAK_CONTRAST and strong < MIN_CLUSTER_FOCI:
+        # Faint against the tissue; only several foci each far above the noise count.
+        return False
     if n >= MIN_MANY_FOCI:
         return True
     if n >= MIN_CLUSTER_FOCI:
