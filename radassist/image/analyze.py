@@ -29,7 +29,20 @@ from scipy.spatial import ConvexHull, QhullError
 
 from radassist.model import PATTERN_SIGNIFICANCE, Cluster, ImageFindings, Mass
 
-from . import artefacts, axial, classify, cluster, detect, legcheck, masses, measure, outline, profile, segment
+from . import (
+    artefacts,
+    axial,
+    classify,
+    cluster,
+    detect,
+    legcheck,
+    masses,
+    measure,
+    outline,
+    profile,
+    segment,
+)
+from .bone import BUSY_WINDOW_MM
 from .grids import block_mean, grid_factor
 from .morph import grow, shrink
 
@@ -352,8 +365,6 @@ def _busy_near_bone(seg: segment.Segmentation) -> np.ndarray:
     A lesion's own texture (a dense, grainy lump) marks it busy while the bone
     mask holds it; out of the bone mask, it is soft tissue again.
     """
-    from .bone import BUSY_WINDOW_MM
-
     return seg.busy & grow(seg.bone, max(1, int(round(BUSY_WINDOW_MM / 2 / seg.mm_per_px))))
 
 

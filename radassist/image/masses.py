@@ -28,8 +28,8 @@ class MassRegion:
     centroid: tuple[float, float]  # grid px
     semi_axes_px: tuple[float, float]  # major, minor semi-axes of the equivalent ellipse
     orientation: float  # radians from rows towards columns, of the major axis
-    peak_contrast: float  # fraction of tissue contrast
-    snr: float
+    peak_contrast: float  # how much brighter inside than just outside, fraction of the tissue contrast
+    snr: float  # strength of its rim: median downward slope at the outline over the slope noise
     confidence: float
 
 
