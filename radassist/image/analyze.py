@@ -42,7 +42,7 @@ from . import (
     profile,
     segment,
 )
-from .bone import BUSY_WINDOW_MM
+from .bone import BUSY_WINDOW_MM, structure_power
 from .grids import block_mean, grid_factor
 from .morph import grow, shrink
 
@@ -224,11 +224,18 @@ def analyze_image(
         groups = [g for g in groups if not any(g is r for r in rims)]
         _note(notes, len(rims), "thin bright rim", "along a bone edge excluded")
         if groups:
-            # Bone the bone mask missed shows as bright surroundings (see .profile).
+            # Bone the bone mask missed shows in the surroundings: brighter than
+            # soft tissue alone (see .profile), or trabecular texture.
             rise = profile.rise_above_soft_tissue_model(seg.image, seg.leg, seg.axis_angle, seg.air_level,
                                                         seg.mm_per_px) / contrast
             surroundings = {id(g): _ring_median(rise, g, found, grids, seg) for g in groups}
-            on_bone = [g for g in groups if artefacts.on_bone(surroundings[id(g)])]
+            # The clusters (and their blur) are left out of the texture: their
+            # own edges are not their surroundings'.
+            calcified = grow(_groups_on_seg_grid(groups, found, grids, seg.image.shape),
+                             max(1, int(round(2.0 / seg.mm_per_px))))
+            texture = structure_power(seg.image, seg.leg, seg.mm_per_px, exclude=calcified | ~seg.leg)
+            textured = {id(g): _ring_median(texture, g, found, grids, seg) for g in groups}
+            on_bone = [g for g in groups if artefacts.on_bone(surroundings[id(g)], textured[id(g)])]
             groups = [g for g in groups if not any(g is b for b in on_bone)]
             _note(notes, len(on_bone), "cluster", "on bone outside the bone mask (a bone edge or trabecula) excluded")
         snr = found.smoothed / found.noise
@@ -415,11 +422,11 @@ def _sample_seg(values: np.ndarray, group: cluster.Group, found: detect.Detectio
 
 
 def _ring_median(values: np.ndarray, group: cluster.Group, found: detect.Detection, grids: _Grids,
-                 seg: segment.Segmentation) -> float:
-    """Median of a segmentation-grid map over the leg in a ring around a group (:data:`artefacts.ON_BONE_RING_MM`)."""
+                 seg: segment.Segmentation, ring_mm: tuple[float, float] = artefacts.ON_BONE_RING_MM) -> float:
+    """Median of a segmentation-grid map over the leg in a ring ``ring_mm`` (inner, outer) around a group."""
     rows = (group.coords[:, 0] + found.offset[0]) // grids.ratio
     cols = (group.coords[:, 1] + found.offset[1]) // grids.ratio
-    inner_mm, outer_mm = artefacts.ON_BONE_RING_MM
+    inner_mm, outer_mm = ring_mm
     outer_px = max(2, int(round(outer_mm / seg.mm_per_px)))
     r0, r1 = max(int(rows.min()) - outer_px - 1, 0), min(int(rows.max()) + outer_px + 2, values.shape[0])
     c0, c1 = max(int(cols.min()) - outer_px - 1, 0), min(int(cols.max()) + outer_px + 2, values.shape[1])

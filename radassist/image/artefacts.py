@@ -65,6 +65,9 @@ BONE_RIM_DISTANCE_MM = 3.0
 #: something as dense) that the bone mask missed: a bone edge or trabecula.
 ON_BONE_RISE = 0.3
 ON_BONE_RING_MM = (3.0, 6.0)
+#: ... or whose surroundings carry this many times the leg's typical fine
+#: structure (trabecular texture, like the bone mask's "busy" regions).
+ON_BONE_TEXTURE = 2.0
 #: A cluster whose background steps by more than this many times its own peak
 #: contrast across 4 mm sits on an edge, when the step is a strong one (this
 #: fraction of the tissue contrast: a skin line, a fat plane or a cortex, not
@@ -208,17 +211,19 @@ def hugs_bone(group: Group, bone_distance_mm: np.ndarray) -> bool:
     return float((bone_distance_mm <= BONE_RIM_DISTANCE_MM).mean()) >= BONE_RIM_MIN_FRACTION
 
 
-def on_bone(surrounding_rise: float) -> bool:
-    """Whether a cluster sits on bone: its surroundings are far brighter than soft tissue alone.
+def on_bone(surrounding_rise: float, surrounding_texture: float = 0.0) -> bool:
+    """Whether a cluster sits on bone that the bone mask missed, judged by its surroundings.
 
     ``surrounding_rise`` is the median rise, above the modelled soft-tissue
     profile (:mod:`.profile`), of a ring :data:`ON_BONE_RING_MM` around the
-    cluster, as a fraction of the tissue contrast. A calcification lies in
-    soft tissue (or a faint soft-tissue mass, which adds far less); bone the
-    bone mask missed (a joint bone, a faint epiphysis) carries its edges and
-    trabeculae into the detector.
+    cluster, as a fraction of the tissue contrast; ``surrounding_texture``
+    the median power of fine structure there (:func:`.bone.structure_power`,
+    1 for plain soft tissue, the cluster itself left out). A calcification
+    lies in soft tissue (or a faint soft-tissue mass, which adds far less);
+    bone the bone mask missed (a joint bone, a faint epiphysis) is bright or
+    trabecular all around, and carries its edges and trabeculae into the detector.
     """
-    return surrounding_rise > ON_BONE_RISE
+    return surrounding_rise > ON_BONE_RISE or surrounding_texture > ON_BONE_TEXTURE
 
 
 def edge_overshoot(group: Group) -> bool:

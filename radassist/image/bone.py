@@ -130,17 +130,27 @@ def rise_above_soft_tissue(straight: np.ndarray, leg: np.ndarray, air_level: flo
     return rise * leg
 
 
-def _structure_power(img: np.ndarray, leg: np.ndarray, mm_per_px: float) -> np.ndarray:
+def structure_power(img: np.ndarray, leg: np.ndarray, mm_per_px: float,
+                    exclude: np.ndarray | None = None) -> np.ndarray:
     """Local power of fine structure (1–4 mm), relative to its median over the leg.
 
     Soft tissue is smooth, so this is about 1 over most of the leg; cortical
-    edges and trabecular bone are many times stronger.
+    edges and trabecular bone are many times stronger. Pixels in ``exclude``
+    (calcifications, say) are left out of the local averages, so that their
+    own edges do not count as their surroundings' texture.
     """
     fine = ndi.uniform_filter(img, 3, mode="nearest")
     bandpass = fine - ndi.uniform_filter(img, max(5, int(round(4.0 / mm_per_px)) | 1), mode="nearest")
     size = max(3, int(round(BUSY_WINDOW_MM / mm_per_px)) | 1)
-    power = ndi.uniform_filter(bandpass * bandpass, size, mode="nearest")
     inner = shrink(leg, max(1, int(round(3.0 / mm_per_px))))
+    if exclude is None:
+        power = ndi.uniform_filter(bandpass * bandpass, size, mode="nearest")
+    else:
+        weight = (~exclude).astype(np.float32)
+        num = ndi.uniform_filter(bandpass * bandpass * weight, size, mode="nearest")
+        den = ndi.uniform_filter(weight, size, mode="nearest")
+        power = np.where(den > 0.2, num / np.maximum(den, 1e-6), 0.0)
+        inner = inner & ~exclude
     reference = float(np.median(power[inner])) if inner.sum() >= 50 else float(np.median(power[leg]))
     return power / max(reference, 1e-12)
 
@@ -258,7 +268,7 @@ def find_bone(
     seeds |= _long_straight(thin, mm_per_px)
     # Epiphyses and joint bones are too wide for the openings to see, but their
     # trabecular texture gives them away: large busy regions seed bone too.
-    structure = _structure_power(img, leg_s, mm_per_px)
+    structure = structure_power(img, leg_s, mm_per_px)
     busy = _busy(structure, leg_s, mm_per_px)
     # The power is averaged over BUSY_WINDOW_MM, which spreads it half a window
     # beyond the bone's edge: trim that off before seeding.
