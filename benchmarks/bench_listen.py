@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import signal
 import socket
 import sqlite3
@@ -68,6 +69,7 @@ class ListenRun:
     drain_s: float  # per study, queue full
     drain_cpu_s: float  # CPU of the listener's processes per study while draining
     supervisor_cpu_s: float  # of which the supervisor (receiver, sender, pool) per study
+    job_cpu_s: float  # median CPU of one job inside a worker, from the workers' log
     stream_s: float  # per study, receiving while working
     other_cores: float  # cores' worth of CPU used by other processes while draining
 
@@ -131,7 +133,8 @@ def _print_summary(in_process: list[dict], runs: list[ListenRun], worker_counts:
               f"stream {best_median([r.stream_s for r in mine])}; "
               f"listener CPU {best_median([r.drain_cpu_s for r in mine])} (of which the supervisor: "
               f"{best_median([r.supervisor_cpu_s for r in mine])}); "
-              f"receiving alone {best_median([r.receive_s for r in mine])}")
+              f"receiving alone {best_median([r.receive_s for r in mine])}; "
+              f"one job's CPU inside a worker {best_median([r.job_cpu_s for r in mine])}")
     loaded = [r for r in runs if r.other_cores > LOADED_CORES]
     if loaded:
         print(f"  LOADED: in {len(loaded)} of {len(runs)} runs other processes used more than {LOADED_CORES} core "
@@ -222,7 +225,7 @@ def _through_listener(tmp: Path, warm: list[Path], drain: list[Path], stream: li
     listener = subprocess.Popen(
         [sys.executable, "-m", "radassist", "listen", "--host", "127.0.0.1", "--port", str(port), "--spool",
          str(tmp / "spool"), "--workers", str(workers), "--destination", f"DEST@127.0.0.1:{dest_port}",
-         "--reports", str(reports), "--log-level", "WARNING", "--send-backoff", "0.5"],
+         "--reports", str(reports), "--log-level", "INFO", "--send-backoff", "0.5"],
         stdout=subprocess.DEVNULL, stderr=open(tmp / "listen.log", "wb"), start_new_session=True)
     db = tmp / "spool" / "queue.sqlite3"
     try:
@@ -260,8 +263,12 @@ def _through_listener(tmp: Path, warm: list[Path], drain: list[Path], stream: li
             os.killpg(process.pid, signal.SIGCONT)  # a paused worker would not see the SIGTERM
             os.killpg(process.pid, signal.SIGTERM)
             process.wait(60)
+    # Each worker logs a job's own wall and CPU time; the warm-up jobs are left out.
+    job_cpu = [float(m) / 1000 for m in re.findall(r"in \d+ ms \(CPU (\d+) ms\)",
+                                                   (tmp / "listen.log").read_text(errors="replace"))]
+    job_cpu = job_cpu[2 * workers :] or [float("nan")]
     return ListenRun(workers=workers, receive_s=receive_s, drain_s=elapsed / n, drain_cpu_s=drain_cpu_s,
-                     supervisor_cpu_s=supervisor_cpu_s,
+                     supervisor_cpu_s=supervisor_cpu_s, job_cpu_s=statistics.median(job_cpu),
                      stream_s=stream_s, other_cores=max(0.0, other / elapsed))
 
 

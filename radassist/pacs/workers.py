@@ -158,6 +158,7 @@ def _write_object(dataset, folder: str, settings: HookSettings) -> tuple[str, Pa
 
 def run_job(job: Job, queue: JobQueue, settings: HookSettings, algorithm) -> Outcome:
     """Process one claimed job and close it in the queue."""
+    wall, cpu = time.perf_counter(), time.process_time()
     try:
         outcome = process_file(job.path, settings, algorithm)
     except Exception as exc:  # noqa: BLE001 - a bug must fail one job, not the service
@@ -168,7 +169,8 @@ def run_job(job: Job, queue: JobQueue, settings: HookSettings, algorithm) -> Out
                  sr_uid=outcome.sr_uid, sends=sends)
     if outcome.state != "failed":
         remove_spooled_copy(job.path, settings.spool_dir)
-    log.info("job %s %s%s", job.id, outcome.state, f": {outcome.error}" if outcome.error else "")
+    log.info("job %s %s in %.0f ms (CPU %.0f ms)%s", job.id, outcome.state, (time.perf_counter() - wall) * 1e3,
+             (time.process_time() - cpu) * 1e3, f": {outcome.error}" if outcome.error else "")
     return outcome
 
 
