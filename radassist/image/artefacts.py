@@ -63,7 +63,7 @@ BONE_RIM_DISTANCE_MM = 3.0
 #: A cluster whose surroundings (a ring RING_MM away) rise above the modelled
 #: soft-tissue profile by this fraction of the tissue contrast sits on bone (or
 #: something as dense) that the bone mask missed: a bone edge or trabecula.
-ON_BONE_RISE = 0.3
+ON_BONE_RISE = 0.25
 ON_BONE_RING_MM = (3.0, 6.0)
 #: ... or whose surroundings carry this many times the leg's typical fine
 #: structure (trabecular texture, like the bone mask's "busy" regions).
