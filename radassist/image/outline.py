@@ -22,7 +22,7 @@ from .morph import grow, shrink
 #: Rays cast from the calcification's centre ...
 RAY_COUNT = 36
 #: ... out to this distance (mm), in steps of this length (mm).
-RAY_REACH_MM = 80.0
+RAY_REACH_MM = 60.0
 RAY_STEP_MM = 0.5
 #: The image is smoothed by this Gaussian sigma (mm) before its slope is taken.
 EDGE_SMOOTHING_MM = 1.0
