@@ -42,7 +42,7 @@ from . import (
     profile,
     segment,
 )
-from .bone import BUSY_WINDOW_MM, structure_power
+from .bone import busy_near_bone, structure_power
 from .grids import block_mean, grid_factor
 from .morph import grow, shrink
 
@@ -197,7 +197,9 @@ def analyze_image(
                                                axial.AXIAL_OPENING_MM / seg.mm_per_px,
                                                gap_px=axial.LUCENT_LINE_MM / seg.mm_per_px)
         seg.bone = _without_lesions(seg, axial_background)
-        seg.busy = _busy_near_bone(seg)
+        # A lesion's own grainy texture marked it busy while the bone mask held
+        # it; out of the bone mask, it is soft tissue again.
+        seg.busy = busy_near_bone(seg.busy, seg.bone, seg.mm_per_px)
         zone = _soft_tissue_zone(seg)
         if not zone.any():
             return _insufficient("no soft tissue left to analyse once bone, joints and borders are excluded",
@@ -255,7 +257,7 @@ def analyze_image(
         for g in groups:
             lesion = _groups_on_seg_grid([g], found, grids, seg.image.shape)
             own = outline.mass_from_edges(seg.image, lesion, calcified, usable, seg.mm_per_px,
-                                          max(seg.tissue_level - seg.air_level, 1e-6))
+                                          contrast)
             if own is not None:
                 if not any((m.mask & own.mask).sum() > 0.3 * own.mask.sum() for m in mass_regions):
                     found_by[len(mass_regions)] = id(g)
@@ -364,15 +366,6 @@ def _without_lesions(seg: segment.Segmentation, background: np.ndarray) -> np.nd
         lesion[k] = extent <= limit and not (own & keep_bone[box]).any() and (own & seg.bone[box]).any()
     found = ndi.binary_dilation(lesion[labels], iterations=1)
     return seg.bone & ~found
-
-
-def _busy_near_bone(seg: segment.Segmentation) -> np.ndarray:
-    """The busy (trabecular) texture that is still next to bone once the lesions have left the bone mask.
-
-    A lesion's own texture (a dense, grainy lump) marks it busy while the bone
-    mask holds it; out of the bone mask, it is soft tissue again.
-    """
-    return seg.busy & grow(seg.bone, max(1, int(round(BUSY_WINDOW_MM / 2 / seg.mm_per_px))))
 
 
 def _exclusion_notes(seg: segment.Segmentation) -> list[str]:

@@ -155,6 +155,11 @@ def structure_power(img: np.ndarray, leg: np.ndarray, mm_per_px: float,
     return power / max(reference, 1e-12)
 
 
+def busy_near_bone(busy: np.ndarray, bone: np.ndarray, mm_per_px: float) -> np.ndarray:
+    """The busy texture within half a texture window of bone: trabecular bone, not a textured lesion."""
+    return busy & grow(bone, max(1, int(round(BUSY_WINDOW_MM / 2 / mm_per_px))))
+
+
 def _busy(structure: np.ndarray, leg: np.ndarray, mm_per_px: float) -> np.ndarray:
     """Large regions of strong fine structure: trabecular bone (epiphyses, joint bones)."""
     inner = shrink(leg, max(1, int(round(3.0 / mm_per_px))))
@@ -309,7 +314,7 @@ def find_bone(
     bone = remove_small_holes(bone, max_size=max(1, int(MAX_HOLE_MM2 / mm_per_px**2)))
     # Busy texture is trabecular bone only where there is bone: a textured
     # lesion cut off a shaft is soft tissue again.
-    busy &= ~bulges & grow(bone, max(1, int(round(BUSY_WINDOW_MM / 2 / mm_per_px))))
+    busy = busy_near_bone(busy & ~bulges, bone, mm_per_px)
     back = frame.back
     return (back(bone, image.shape) & leg, long_bones, pieces, back(busy, image.shape) & leg,
             back(joint, image.shape) & leg)

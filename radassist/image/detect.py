@@ -295,7 +295,7 @@ def detect_foci(
     # follows ramps and edges exactly, where smoothing would not).
     background = provisional
     if set_aside.any():
-        interpolated = _interpolated_background(seg_image, soft_seg & ~set_aside, provisional,
+        interpolated = interpolated_background(seg_image, soft_seg & ~set_aside, provisional,
                                                 INTERPOLATION_MM / seg_mm)
         background = np.where(set_aside, interpolated, provisional)
         residual = crop - upsample_linear(background, ratio, shape, (r0, c0))
@@ -445,14 +445,19 @@ def _standardised(residual: np.ndarray, allowed: np.ndarray, tile: int) -> tuple
     return smoothed, offset, dark_side_noise(smoothed, allowed, tile)
 
 
-def _interpolated_background(image: np.ndarray, weights: np.ndarray, fallback: np.ndarray,
-                             sigma_px: float) -> np.ndarray:
-    """Normalised Gaussian smoothing of ``image`` over ``weights``; ``fallback`` where no weight reaches."""
+def interpolated_background(image: np.ndarray, weights: np.ndarray, fallback: np.ndarray,
+                            sigma_px: float, truncate: float = 6.0, min_weight: float = 1e-4) -> np.ndarray:
+    """Normalised Gaussian smoothing of ``image`` over ``weights``; ``fallback`` where no weight reaches.
+
+    ``truncate`` is the Gaussian's reach in sigmas; where the smoothed weight
+    is ``min_weight`` or less, the surroundings say too little and
+    ``fallback`` stands.
+    """
     w = weights.astype(np.float32)
-    num = ndi.gaussian_filter(image * w, sigma_px, mode="nearest", truncate=6.0)
-    den = ndi.gaussian_filter(w, sigma_px, mode="nearest", truncate=6.0)
+    num = ndi.gaussian_filter(image * w, sigma_px, mode="nearest", truncate=truncate)
+    den = ndi.gaussian_filter(w, sigma_px, mode="nearest", truncate=truncate)
     with np.errstate(invalid="ignore", divide="ignore"):
-        out = np.where(den > 1e-4, num / np.maximum(den, 1e-12), fallback)
+        out = np.where(den > min_weight, num / np.maximum(den, 1e-12), fallback)
     return out.astype(np.float32)
 
 

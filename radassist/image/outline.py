@@ -16,6 +16,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage as ndi
 
+from .detect import interpolated_background
 from .masses import MassRegion
 from .morph import grow, shrink
 
@@ -220,12 +221,8 @@ def _filled(image: np.ndarray, holes: np.ndarray, sigma_px: float) -> np.ndarray
     """``image`` with the ``holes`` filled by a Gaussian-weighted mean of the pixels around them."""
     if not holes.any():
         return image
-    weight = (~holes).astype(np.float32)
-    num = ndi.gaussian_filter(image * weight, sigma_px, mode="nearest")
-    den = ndi.gaussian_filter(weight, sigma_px, mode="nearest")
-    with np.errstate(invalid="ignore", divide="ignore"):
-        local = np.where(den > 1e-3, num / np.maximum(den, 1e-6), image)
-    return np.where(holes, local, image).astype(np.float32)
+    around = interpolated_background(image, ~holes, image, sigma_px, truncate=4.0, min_weight=1e-3)
+    return np.where(holes, around, image).astype(np.float32)
 
 
 def _slope_noise(grad_r: np.ndarray, grad_c: np.ndarray, where: np.ndarray) -> float:
