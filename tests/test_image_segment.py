@@ -118,3 +118,32 @@ def test_a_lesion_beside_the_tibia_is_taken_out_of_the_bone_mask():
     assert not cleaned[lump & ~ndi.binary_dilation(seg.bone & ~lump, iterations=2)].any()
     # The shafts themselves stay bone.
     assert cleaned.sum() >= 0.9 * (seg.bone & ~lump).sum()
+
+
+def test_the_texture_at_a_lesion_beside_the_tibia_is_soft_tissue_again():
+    from radassist.image import axial
+    from radassist.image.analyze import _released_lesions
+
+    seg, _, _ = _segment(make_phantom(seed=5))
+    rows, cols = np.nonzero(seg.bone & ~ndi.binary_dilation(seg.joint, iterations=8) if seg.joint.any() else seg.bone)
+    r = int(np.median(rows))
+    c = int(cols[rows == r].max()) + 2
+    yy, xx = np.ogrid[: seg.image.shape[0], : seg.image.shape[1]]
+    radius = 4.0 / seg.mm_per_px
+    lump = (yy - r) ** 2 + (xx - c) ** 2 <= radius**2
+    seg.image = np.where(lump, seg.image + 0.5 * (seg.bone_level - seg.tissue_level), seg.image)
+    shafts = seg.bone.copy()
+    seg.bone = seg.bone | lump
+    # The lump's edge read as fine structure, joined to a band of texture along the cortex.
+    edge = ((yy - r) ** 2 + (xx - c) ** 2 <= (radius + 2) ** 2) & ~lump
+    band = ndi.binary_dilation(shafts, iterations=2) & ~shafts & (np.abs(yy - r) < 3 * radius)
+    seg.busy = edge | band
+    background = axial.axial_opening(seg.image, seg.leg, seg.axis_angle, axial.AXIAL_OPENING_MM / seg.mm_per_px,
+                                     gap_px=axial.LUCENT_LINE_MM / seg.mm_per_px)
+    bone, busy = _released_lesions(seg, background)
+    away = ~ndi.binary_dilation(shafts, iterations=3)
+    assert not busy[edge & away].any()
+    assert not bone[lump & away].any()
+    # The texture along the cortex, away from the lump, stays.
+    far_band = band & ~ndi.binary_dilation(lump, iterations=int(radius) + 4)
+    assert busy[far_band].mean() > 0.8

@@ -196,10 +196,7 @@ def analyze_image(
         axial_background = axial.axial_opening(seg.image, seg.leg, seg.axis_angle,
                                                axial.AXIAL_OPENING_MM / seg.mm_per_px,
                                                gap_px=axial.LUCENT_LINE_MM / seg.mm_per_px)
-        seg.bone = _without_lesions(seg, axial_background)
-        # A lesion's own grainy texture marked it busy while the bone mask held
-        # it; out of the bone mask, it is soft tissue again.
-        seg.busy = busy_near_bone(seg.busy, seg.bone, seg.mm_per_px)
+        seg.bone, seg.busy = _released_lesions(seg, axial_background)
         zone = _soft_tissue_zone(seg)
         if not zone.any():
             return _insufficient("no soft tissue left to analyse once bone, joints and borders are excluded",
@@ -342,10 +339,30 @@ def _soft_tissue_zone(seg: segment.Segmentation) -> np.ndarray:
 LESION_OVER_BONE_MAX_MM = 35.0
 #: ... when they stand this fraction of the tissue contrast above the leg's axial background.
 LESION_OVER_BONE_CONTRAST = 0.04
+#: A lesion's blurred edge reaches this far (mm) beyond it into the texture map.
+LESION_TEXTURE_MARGIN_MM = 2.0
+
+
+def _released_lesions(seg: segment.Segmentation, background: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Bone and trabecular-texture ("busy") masks without the lesions they took in.
+
+    A lesion's own edges read as fine structure, and its grainy texture marked
+    it busy while the bone mask held it: out of the bone mask, it is soft
+    tissue again, and so is the texture at its edge.
+    """
+    lesions = _compact_raised(seg, background)
+    bone = seg.bone & ~lesions
+    busy = seg.busy & ~grow(lesions, max(1, int(round(LESION_TEXTURE_MARGIN_MM / seg.mm_per_px))))
+    return bone, busy_near_bone(busy, bone, seg.mm_per_px)
 
 
 def _without_lesions(seg: segment.Segmentation, background: np.ndarray) -> np.ndarray:
-    """The bone mask with compact bright objects (lesions) taken out of it.
+    """The bone mask with compact bright objects (lesions) taken out of it (see :func:`_compact_raised`)."""
+    return seg.bone & ~_compact_raised(seg, background)
+
+
+def _compact_raised(seg: segment.Segmentation, background: np.ndarray) -> np.ndarray:
+    """Compact bright objects that the bone mask took in: lesions.
 
     The segmentation's bone is a brightness threshold, which also takes in a
     dense lesion next to the bone. What rises above the leg's axial background
@@ -356,16 +373,14 @@ def _without_lesions(seg: segment.Segmentation, background: np.ndarray) -> np.nd
     raised = (seg.image - background) > LESION_OVER_BONE_CONTRAST * contrast
     labels, n = ndi.label(raised & seg.leg)
     if n == 0:
-        return seg.bone
+        return np.zeros(seg.bone.shape, dtype=bool)
     limit = LESION_OVER_BONE_MAX_MM / seg.mm_per_px
-    keep_bone = seg.joint
     lesion = np.zeros(n + 1, dtype=bool)
     for k, box in enumerate(ndi.find_objects(labels), start=1):
         own = labels[box] == k
         extent = max(box[0].stop - box[0].start, box[1].stop - box[1].start)
-        lesion[k] = extent <= limit and not (own & keep_bone[box]).any() and (own & seg.bone[box]).any()
-    found = ndi.binary_dilation(lesion[labels], iterations=1)
-    return seg.bone & ~found
+        lesion[k] = extent <= limit and not (own & seg.joint[box]).any() and (own & seg.bone[box]).any()
+    return ndi.binary_dilation(lesion[labels], iterations=1)
 
 
 def _exclusion_notes(seg: segment.Segmentation) -> list[str]:
