@@ -85,3 +85,44 @@ def test_a_straight_step_beside_a_calcification_is_not_a_mass():
     image[:, 95:] -= 0.05
     dot = _add_dot(image, (110.0, 85.0))
     assert mass_from_edges(image, dot, dot, _usable(), MM, tissue_contrast=0.5) is None
+
+
+def _faint_round_lump_case(seed: int, contrast: float):
+    rng = np.random.default_rng(200 + seed)
+    image = _leg(rng, noise=0.01)
+    centre = (110 + rng.uniform(-10, 10), 80 + rng.uniform(-8, 8))
+    radius = rng.uniform(16, 22)
+    _add_mass(image, centre, (radius, radius), 0.0, contrast=contrast)
+    dot = _add_dot(image, centre)
+    return image, dot, centre, radius
+
+
+def test_faint_lumps_too_soft_for_the_rays_are_found_by_their_whole_outline():
+    from radassist.image import outline
+
+    usable = _usable()
+    by_rays = by_circles = placed_right = 0
+    for seed in range(10):
+        image, dot, centre, radius = _faint_round_lump_case(seed, contrast=0.03)
+        saved = outline.CIRCLE_MIN_Z
+        try:
+            outline.CIRCLE_MIN_Z = np.inf  # the rays alone
+            by_rays += mass_from_edges(image, dot, dot, usable, MM, tissue_contrast=0.5) is not None
+        finally:
+            outline.CIRCLE_MIN_Z = saved
+        mass = mass_from_edges(image, dot, dot, usable, MM, tissue_contrast=0.5)
+        if mass is not None:
+            by_circles += 1
+            placed_right += (np.hypot(mass.centroid[0] - centre[0], mass.centroid[1] - centre[1]) < 4.0
+                             and abs(mass.semi_axes_px[0] - radius) < 4.0)
+    # At this contrast the rim is too faint at any one point for most rays,
+    # while its whole outline stands out; every outline found is the lump's.
+    assert by_rays <= 3
+    assert by_circles >= 6
+    assert placed_right == by_circles
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_noise_as_strong_as_a_faint_lump_has_no_outline(seed):    # The same leg and dot, as noisy, without the lump: no circle stands out.
+    image, dot, _, _ = _faint_round_lump_case(seed, contrast=0.0)
+    assert mass_from_edges(image, dot, dot, _usable(), MM, tissue_contrast=0.5) is None
