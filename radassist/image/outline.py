@@ -77,7 +77,6 @@ MIN_RATIO = 2.4
 #: calcification's own pieces would find their edges).
 CIRCLE_RADII_MM = (6.0, 40.0, 1.0)
 CIRCLE_CENTRE_STEP_MM = 2.5
-CIRCLE_CENTRE_STEP_FRACTION = 0.1
 CIRCLE_MAX_OFFSET = 0.7
 CIRCLE_CLEARANCE_MM = 4.0
 #: Points sampled on each circle; at least this fraction must be open soft tissue ...
@@ -430,7 +429,7 @@ def _circle_search(grad_r: np.ndarray, grad_c: np.ndarray, noise: float, open_zo
         reach = min(CIRCLE_MAX_OFFSET * rad, rad - extent_px - CIRCLE_CLEARANCE_MM / mm)
         if reach < 0:
             continue
-        offs = np.arange(-reach, reach + 1e-6, max(CIRCLE_CENTRE_STEP_MM / mm, CIRCLE_CENTRE_STEP_FRACTION * rad, 1.0))
+        offs = np.arange(-reach, reach + 1e-6, max(CIRCLE_CENTRE_STEP_MM / mm, 1.0))
         orr, occ = np.meshgrid(offs, offs, indexing="ij")
         keep = orr**2 + occ**2 <= reach**2
         cr = centre[0] + orr[keep]
