@@ -8,11 +8,6 @@ those steps lie on one ellipse that encloses the calcification, that ellipse
 is the mass. This finds masses of any size, where a background filter (see
 :mod:`.masses`) only finds those smaller than its window.
 
-A faint mass steps down too little for any single ray to see. Then circles
-around the calcification are tried instead: the mean step over a whole
-outline, with most of its points stepping down, stands out of the noise
-where no single point does.
-
 Work is on the ≈1 mm segmentation grid; distances in the constants are mm.
 """
 
@@ -68,26 +63,6 @@ MIN_DIAMETER_MM = 12.0
 MAX_DIAMETER_MM = 100.0
 MAX_ASPECT = 3.0
 MIN_RATIO = 2.4
-#: When the rays find no outline, circles around the calcification are tried:
-#: the faint rim of a mass steps down a little at every point of it, and the
-#: mean step over the whole outline stands out of the noise where no single
-#: ray's does. Radii (mm: first, last, step); centres on a grid this fine (mm),
-#: at most this fraction of the radius from the calcification, which lies at
-#: least CIRCLE_CLEARANCE_MM inside the circle (a circle hugging the
-#: calcification's own pieces would find their edges).
-CIRCLE_RADII_MM = (6.0, 40.0, 1.0)
-CIRCLE_CENTRE_STEP_MM = 2.5
-CIRCLE_MAX_OFFSET = 0.7
-CIRCLE_CLEARANCE_MM = 4.0
-#: Points sampled on each circle; at least this fraction must be open soft tissue ...
-CIRCLE_SAMPLES = 72
-CIRCLE_MIN_OPEN = 0.5
-#: ... this fraction of them stepping down, and the mean step this many
-#: standard errors below zero, counting one independent sample per
-#: CIRCLE_CORRELATION_MM of outline (the slope is smoothed over about that).
-CIRCLE_MIN_COHERENT = 0.8
-CIRCLE_MIN_Z = 9.0
-CIRCLE_CORRELATION_MM = 2.0
 #: At most this many ellipse hypotheses are tried, stopping early once one
 #: fits this fraction of the points.
 TRIALS = 36
@@ -200,26 +175,19 @@ def _mass_in_crop(image, lesion, calcified, usable, mm_per_px, tissue_contrast) 
         points.append((pr[k, j], pc[k, j]))
         bearings.append(angles[k])
         strengths.append(-values[j])
-    ellipse = None
-    if open_rays and len(points) >= MIN_INLIERS:
-        points = np.asarray(points)
-        bearings = np.asarray(bearings)
-        fit = _ransac_ellipse(points, INLIER_MM / mm)
-        if fit is not None:
-            ellipse, inliers = fit
-            n_in = int(inliers.sum())
-            if (n_in < max(MIN_INLIERS, MIN_INLIER_FRACTION * len(points), MIN_OPEN_FRACTION * open_rays)
-                    or _largest_gap_deg(bearings[inliers]) > MAX_GAP_DEG):
-                ellipse = None
-    if ellipse is not None:
-        fraction = n_in / open_rays
-        rim_snr = float(np.median(np.asarray(strengths)[inliers]))
-    else:
-        extent = float(np.sqrt(((rows - centre[0]) ** 2 + (cols - centre[1]) ** 2).max()))
-        found = _circle_search(grad_r, grad_c, noise, open_zone & ~skip, centre, lesion_d, extent, mm)
-        if found is None:
-            return None
-        ellipse, fraction, rim_snr = found
+    if open_rays == 0 or len(points) < MIN_INLIERS:
+        return None
+    points = np.asarray(points)
+    bearings = np.asarray(bearings)
+    fit = _ransac_ellipse(points, INLIER_MM / mm)
+    if fit is None:
+        return None
+    ellipse, inliers = fit
+    n_in = int(inliers.sum())
+    if n_in < max(MIN_INLIERS, MIN_INLIER_FRACTION * len(points), MIN_OPEN_FRACTION * open_rays):
+        return None
+    if _largest_gap_deg(bearings[inliers]) > MAX_GAP_DEG:
+        return None
     (cr, cc), (a, b), theta = ellipse
     if _normalised_radius(centre[None, :], ellipse)[0] >= 1.0:
         return None  # the calcification must lie inside the mass
@@ -237,6 +205,7 @@ def _mass_in_crop(image, lesion, calcified, usable, mm_per_px, tissue_contrast) 
     step = float(np.median(smooth[inner]) - np.median(smooth[outer]))
     if step <= 0:
         return None
+    fraction = n_in / open_rays
     confidence = float(np.clip(0.5 + 0.4 * (fraction - MIN_OPEN_FRACTION) / (1 - MIN_OPEN_FRACTION), 0.5, 0.9))
     major, minor = max(a, b), min(a, b)
     # Orientation of the major axis, radians from rows towards columns.
@@ -247,7 +216,7 @@ def _mass_in_crop(image, lesion, calcified, usable, mm_per_px, tissue_contrast) 
         semi_axes_px=(float(major), float(minor)),
         orientation=float(orientation),
         peak_contrast=step / max(tissue_contrast, 1e-6),
-        snr=rim_snr,
+        snr=float(np.median(np.asarray(strengths)[inliers])),
         confidence=round(confidence, 3),
     )
 
@@ -385,75 +354,3 @@ def _largest_gap_deg(bearings: np.ndarray) -> float:
     s = np.sort(np.mod(bearings, 2 * np.pi))
     gaps = np.diff(np.concatenate([s, [s[0] + 2 * np.pi]]))
     return float(np.degrees(gaps.max()))
-
-
-
-def _circle_search(grad_r: np.ndarray, grad_c: np.ndarray, noise: float, open_zone: np.ndarray,
-                   centre: np.ndarray, lesion_d: float, extent_px: float, mm: float):
-    """The circle around the calcification whose outline steps down most coherently.
-
-    Parameters
-    ----------
-    grad_r, grad_c : ndarray
-        Slope of the detrended image (per pixel), rows and columns.
-    noise : float
-        Robust spread of that slope over plain soft tissue.
-    open_zone : ndarray of bool
-        Where the outline may be sampled.
-    centre : ndarray, shape (2,)
-        The calcification's centre (px).
-    lesion_d : float
-        The calcification's equivalent diameter (mm).
-    extent_px : float
-        Its farthest pixel from ``centre`` (px).
-    mm : float
-        Grid spacing.
-
-    Returns
-    -------
-    tuple or None
-        ``(ellipse, open_fraction, rim_snr)``: the circle as an ellipse
-        ``((row, col), (r, r), 0)``, the fraction of its outline that was
-        open, and its mean downward slope over the slope noise.
-    """
-    shape = grad_r.shape
-    angles = np.linspace(0, 2 * np.pi, CIRCLE_SAMPLES, endpoint=False)
-    ur, uc = np.cos(angles), np.sin(angles)
-    lo, hi, step = CIRCLE_RADII_MM
-    best = None
-    # Radii below the smallest plausible mass for this calcification are not tried.
-    r_min = max(lo, 0.5 * MIN_RATIO * lesion_d)
-    for radius_mm in np.arange(r_min, hi + 1e-6, step):
-        rad = radius_mm / mm
-        # The whole calcification lies well inside the circle.
-        reach = min(CIRCLE_MAX_OFFSET * rad, rad - extent_px - CIRCLE_CLEARANCE_MM / mm)
-        if reach < 0:
-            continue
-        offs = np.arange(-reach, reach + 1e-6, max(CIRCLE_CENTRE_STEP_MM / mm, 1.0))
-        orr, occ = np.meshgrid(offs, offs, indexing="ij")
-        keep = orr**2 + occ**2 <= reach**2
-        cr = centre[0] + orr[keep]
-        cc = centre[1] + occ[keep]
-        pr = np.rint(cr[:, None] + rad * ur[None, :]).astype(int)
-        pc = np.rint(cc[:, None] + rad * uc[None, :]).astype(int)
-        inside = (pr >= 0) & (pr < shape[0]) & (pc >= 0) & (pc < shape[1])
-        prc, pcc = np.clip(pr, 0, shape[0] - 1), np.clip(pc, 0, shape[1] - 1)
-        valid = inside & open_zone[prc, pcc]
-        slope = (grad_r[prc, pcc] * ur[None, :] + grad_c[prc, pcc] * uc[None, :]) / noise
-        n = valid.sum(axis=1)
-        ok = n >= CIRCLE_MIN_OPEN * CIRCLE_SAMPLES
-        if not ok.any():
-            continue
-        mean = np.where(ok, (slope * valid).sum(axis=1) / np.maximum(n, 1), 0.0)
-        coherent = np.where(ok, ((slope < 0) & valid).sum(axis=1) / np.maximum(n, 1), 0.0)
-        arc_mm = n / CIRCLE_SAMPLES * 2 * np.pi * radius_mm
-        z = -mean * np.sqrt(np.maximum(arc_mm / CIRCLE_CORRELATION_MM, 1.0))
-        z = np.where(ok & (coherent >= CIRCLE_MIN_COHERENT), z, -np.inf)
-        k = int(np.argmax(z))
-        if np.isfinite(z[k]) and z[k] >= CIRCLE_MIN_Z and (best is None or z[k] > best[0]):
-            best = (float(z[k]), float(cr[k]), float(cc[k]), float(rad), float(n[k] / CIRCLE_SAMPLES),
-                    float(-mean[k]))
-    if best is None:
-        return None
-    _, cr, cc, rad, open_fraction, rim_snr = best
-    return ((cr, cc), (rad, rad), 0.0), open_fraction, rim_snr
