@@ -98,49 +98,53 @@ def test_a_radiograph_with_clipped_background_and_burned_in_text_is_not_a_graphi
     assert looks_like_graphic(pattern)
 
 
-def test_a_lesion_beside_the_tibia_is_taken_out_of_the_bone_mask():
-    from radassist.image.analyze import _without_lesions
+def _lump_beside_a_shaft(radius_mm: float = 4.0):
+    """A segmented phantom with a dense lump fused to the side of a shaft, away from the bone ends.
 
-    seg, _, _ = _segment(make_phantom(seed=5))
-    rows, cols = np.nonzero(seg.bone & ~ndi.binary_dilation(seg.joint, iterations=8) if seg.joint.any() else seg.bone)
-    # A dense 8 mm lump fused to the side of a shaft, away from the bone ends.
-    r = int(np.median(rows))
-    c = int(cols[rows == r].max()) + 2
-    yy, xx = np.ogrid[: seg.image.shape[0], : seg.image.shape[1]]
-    lump = (yy - r) ** 2 + (xx - c) ** 2 <= (4.0 / seg.mm_per_px) ** 2
-    seg.image = np.where(lump, seg.image + 0.5 * (seg.bone_level - seg.tissue_level), seg.image)
-    seg.bone = seg.bone | lump
-    from radassist.image import axial
-
-    background = axial.axial_opening(seg.image, seg.leg, seg.axis_angle, axial.AXIAL_OPENING_MM / seg.mm_per_px,
-                                     gap_px=axial.LUCENT_LINE_MM / seg.mm_per_px)
-    cleaned = _without_lesions(seg, background)
-    assert not cleaned[lump & ~ndi.binary_dilation(seg.bone & ~lump, iterations=2)].any()
-    # The shafts themselves stay bone.
-    assert cleaned.sum() >= 0.9 * (seg.bone & ~lump).sum()
-
-
-def test_the_texture_at_a_lesion_beside_the_tibia_is_soft_tissue_again():
-    from radassist.image import axial
-    from radassist.image.analyze import _released_lesions
-
+    Returns the segmentation (the lump drawn into its image and bone mask),
+    the lump, the shafts' own bone, the lump's centre row and column and its
+    radius (px), and the grid's row and column coordinates.
+    """
     seg, _, _ = _segment(make_phantom(seed=5))
     rows, cols = np.nonzero(seg.bone & ~ndi.binary_dilation(seg.joint, iterations=8) if seg.joint.any() else seg.bone)
     r = int(np.median(rows))
     c = int(cols[rows == r].max()) + 2
     yy, xx = np.ogrid[: seg.image.shape[0], : seg.image.shape[1]]
-    radius = 4.0 / seg.mm_per_px
+    radius = radius_mm / seg.mm_per_px
     lump = (yy - r) ** 2 + (xx - c) ** 2 <= radius**2
     seg.image = np.where(lump, seg.image + 0.5 * (seg.bone_level - seg.tissue_level), seg.image)
     shafts = seg.bone.copy()
     seg.bone = seg.bone | lump
+    return seg, lump, shafts, (r, c, radius), (yy, xx)
+
+
+def _axial_background(seg):
+    from radassist.image import axial
+
+    return axial.axial_opening(seg.image, seg.leg, seg.axis_angle, axial.AXIAL_OPENING_MM / seg.mm_per_px,
+                               gap_px=axial.LUCENT_LINE_MM / seg.mm_per_px)
+
+
+def test_a_lesion_beside_the_tibia_is_taken_out_of_the_bone_mask():
+    from radassist.image.analyze import _without_lesions
+
+    # A dense 8 mm lump fused to the side of a shaft.
+    seg, lump, shafts, _, _ = _lump_beside_a_shaft()
+    cleaned = _without_lesions(seg, _axial_background(seg))
+    assert not cleaned[lump & ~ndi.binary_dilation(shafts, iterations=2)].any()
+    # The shafts themselves stay bone.
+    assert cleaned.sum() >= 0.9 * shafts.sum()
+
+
+def test_the_texture_at_a_lesion_beside_the_tibia_is_soft_tissue_again():
+    from radassist.image.analyze import _released_lesions
+
+    seg, lump, shafts, (r, c, radius), (yy, xx) = _lump_beside_a_shaft()
     # The lump's edge read as fine structure, joined to a band of texture along the cortex.
     edge = ((yy - r) ** 2 + (xx - c) ** 2 <= (radius + 2) ** 2) & ~lump
     band = ndi.binary_dilation(shafts, iterations=2) & ~shafts & (np.abs(yy - r) < 3 * radius)
     seg.busy = edge | band
-    background = axial.axial_opening(seg.image, seg.leg, seg.axis_angle, axial.AXIAL_OPENING_MM / seg.mm_per_px,
-                                     gap_px=axial.LUCENT_LINE_MM / seg.mm_per_px)
-    bone, busy = _released_lesions(seg, background)
+    bone, busy = _released_lesions(seg, _axial_background(seg))
     away = ~ndi.binary_dilation(shafts, iterations=3)
     assert not busy[edge & away].any()
     assert not bone[lump & away].any()
