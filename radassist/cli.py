@@ -95,6 +95,10 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("folder", metavar="DIR")
     e.add_argument("--jobs", "-j", type=int, default=os.cpu_count() or 1, help="parallel workers")
     e.add_argument("--json", metavar="FILE", help="also write the metrics as JSON")
+    e.add_argument("--predictions", metavar="FILE",
+                   help="also write one JSON line per study (file, truth, what radassist said)")
+    e.add_argument("--compare", metavar="FILE",
+                   help="list the studies whose result changed since a run saved with --predictions")
     e.add_argument("--no-progress", action="store_true")
     e.set_defaults(func=cmd_evaluate)
 
@@ -239,12 +243,22 @@ def cmd_rules(args) -> int:
 
 
 def cmd_evaluate(args) -> int:
-    from .evaluate import evaluate_folder, format_report
+    from .evaluate import (analyse_folder, compare_records, compute_metrics, format_comparison, format_report,
+                           read_records, study_records)
 
-    report = evaluate_folder(Path(args.folder), jobs=args.jobs, progress=not args.no_progress)
+    # An unreadable baseline is an error before the (long) analysis, not after it.
+    baseline = read_records(Path(args.compare)) if args.compare else None
+    labels, predictions = analyse_folder(Path(args.folder), jobs=args.jobs, progress=not args.no_progress)
+    report = compute_metrics(labels, predictions)
     print(format_report(report))
+    records = study_records(labels, predictions)
+    if baseline is not None:
+        print()
+        print(format_comparison(compare_records(baseline, records)))
     if args.json:
         Path(args.json).write_text(json.dumps(report, indent=2))
+    if args.predictions:
+        Path(args.predictions).write_text("".join(json.dumps(r) + "\n" for r in records))
     return 0
 
 

@@ -27,19 +27,24 @@ BENIGN_OR_NONE = ("diffuse", "central", "laminated", "popcorn", "phlebolith", "a
 NON_IMAGING_ACTIONS = {"no_further_imaging", "clinical_follow_up"}
 
 
+def _json_lines(path: Path, where: str):
+    """``(line number, object)`` for each non-blank line of a JSON-lines file; a clear error for a bad line."""
+    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            yield n, json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise RadassistError(f"{where} line {n}: not JSON ({exc.msg})") from None
+
+
 def read_labels(folder: Path) -> list[dict]:
     """The labels of a folder; a clear error for a missing or malformed file."""
     path = folder / "labels.jsonl"
     if not path.is_file():
         raise RadassistError(f"{folder}: no labels.jsonl (one JSON object per line with 'file' and 'primary_pattern')")
     labels = []
-    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            item = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise RadassistError(f"labels.jsonl line {n}: not JSON ({exc.msg})") from None
+    for n, item in _json_lines(path, "labels.jsonl"):
         if not isinstance(item, dict) or "file" not in item or "primary_pattern" not in item:
             raise RadassistError(f"labels.jsonl line {n}: needs 'file' and 'primary_pattern'")
         if item["primary_pattern"] not in PATTERNS:
@@ -71,8 +76,8 @@ def _analyse_one(folder: str, label: dict) -> dict:
     }
 
 
-def evaluate_folder(folder: Path, *, jobs: int = 1, progress: bool = True) -> dict[str, Any]:
-    """Analyse every labelled study of ``folder`` and compute the metrics."""
+def analyse_folder(folder: Path, *, jobs: int = 1, progress: bool = True) -> tuple[list[dict], list[dict]]:
+    """Analyse every labelled study of ``folder``; returns its labels and the compact predictions (same order)."""
     from tqdm import tqdm
 
     labels = read_labels(folder)
@@ -80,7 +85,85 @@ def evaluate_folder(folder: Path, *, jobs: int = 1, progress: bool = True) -> di
         futures = [pool.submit(_analyse_one, str(folder), label) for label in labels]
         bar = tqdm(futures, unit="study", disable=not progress or None, file=sys.stderr)
         predictions = [f.result() for f in bar]
-    return compute_metrics(labels, predictions)
+    return labels, predictions
+
+
+def evaluate_folder(folder: Path, *, jobs: int = 1, progress: bool = True) -> dict[str, Any]:
+    """Analyse every labelled study of ``folder`` and compute the metrics."""
+    return compute_metrics(*analyse_folder(folder, jobs=jobs, progress=progress))
+
+
+def study_records(labels: list[dict], predictions: list[dict]) -> list[dict]:
+    """One record per study (no patient data): file, truth, what radassist said, whether it was right.
+
+    Written with ``radassist evaluate --predictions FILE``; a later run on the
+    same folder is compared with it by ``--compare FILE`` (see :func:`compare_records`).
+    """
+    records = []
+    for label, pred in zip(labels, predictions):
+        got = pred.get("primary_pattern", "error")
+        records.append({"file": label["file"], "truth": label["primary_pattern"], "predicted": got,
+                        "correct": "error" not in pred and got == label["primary_pattern"],
+                        "actions": pred.get("actions", []), "error": pred.get("error")})
+    return records
+
+
+def read_records(path: Path) -> list[dict]:
+    """Study records written by ``--predictions``; a clear error for anything else."""
+    path = Path(path)
+    if not path.is_file():
+        raise RadassistError(f"{path}: cannot read the earlier predictions (no such file)")
+    records = []
+    for n, item in _json_lines(path, str(path)):
+        if not isinstance(item, dict) or not {"file", "truth", "predicted", "correct"} <= item.keys():
+            raise RadassistError(f"{path} line {n}: not a study record of 'radassist evaluate --predictions'")
+        records.append(item)
+    return records
+
+
+def compare_records(before: list[dict], after: list[dict]) -> dict[str, Any]:
+    """What changed between two runs on the same folder, study by study.
+
+    Returns
+    -------
+    dict
+        ``now_right`` and ``now_wrong`` (records whose correctness changed),
+        ``relabelled`` (still wrong, named differently), each item
+        ``{"file", "truth", "before", "after"}``; ``only_before`` and
+        ``only_after`` (files in one run only); the accuracy of each run on
+        the files both share.
+    """
+    old = {r["file"]: r for r in before}
+    new = {r["file"]: r for r in after}
+    shared = [f for f in new if f in old]
+    out: dict[str, Any] = {"now_right": [], "now_wrong": [], "relabelled": [],
+                           "only_before": sorted(set(old) - set(new)), "only_after": sorted(set(new) - set(old))}
+    for f in shared:
+        a, b = old[f], new[f]
+        item = {"file": f, "truth": b["truth"], "before": a["predicted"], "after": b["predicted"]}
+        if a["correct"] != b["correct"]:
+            out["now_right" if b["correct"] else "now_wrong"].append(item)
+        elif a["predicted"] != b["predicted"]:
+            out["relabelled"].append(item)
+    out["shared"] = len(shared)
+    out["correct_before"] = sum(bool(old[f]["correct"]) for f in shared)
+    out["correct_after"] = sum(bool(new[f]["correct"]) for f in shared)
+    return out
+
+
+def format_comparison(c: dict[str, Any]) -> str:
+    """A comparison as plain text: the net change, then every study that changed."""
+    lines = [f"compared with the earlier run on {c['shared']} shared studies: "
+             f"{c['correct_before']} -> {c['correct_after']} right "
+             f"({len(c['now_right'])} now right, {len(c['now_wrong'])} now wrong, "
+             f"{len(c['relabelled'])} wrong both times but named differently)"]
+    for sign, key in (("+", "now_right"), ("-", "now_wrong"), ("~", "relabelled")):
+        for item in c[key]:
+            lines.append(f"  {sign} {item['file']}  truth {item['truth']}: {item['before']} -> {item['after']}")
+    for key, what in (("only_before", "only in the earlier run"), ("only_after", "only in this run")):
+        if c[key]:
+            lines.append(f"  {len(c[key])} studies {what}, e.g. {', '.join(c[key][:3])}")
+    return "\n".join(lines)
 
 
 def _overlaps(a, b) -> bool:

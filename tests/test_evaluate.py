@@ -9,7 +9,8 @@ import sys
 import pytest
 
 from radassist.errors import RadassistError
-from radassist.evaluate import compute_metrics, format_report, read_labels
+from radassist.evaluate import (compare_records, compute_metrics, format_comparison, format_report, read_labels,
+                                read_records, study_records)
 
 
 def _pred(pattern, actions=("no_further_imaging",), clusters=()):
@@ -73,3 +74,77 @@ def test_evaluate_command_on_a_generated_folder(tmp_path):
     assert metrics["studies"] == metrics["analysed"] == 3
     assert sum(sum(row.values()) for row in metrics["confusion_matrix"].values()) == 3
     assert "confusion matrix" in proc.stdout and "primary-pattern accuracy" in proc.stdout
+
+
+def test_evaluate_saves_predictions_and_compares_a_later_run(tmp_path):
+    from radassist.synth import write_set
+
+    write_set(tmp_path, 2, seed=9302, patterns=["phlebolith", "none"], rows=1300, columns=750)
+    saved = tmp_path / "before.jsonl"
+    run = [sys.executable, "-m", "radassist", "evaluate", str(tmp_path), "-j", "2", "--no-progress"]
+    proc = subprocess.run(run + ["--predictions", str(saved)], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    records = [json.loads(line) for line in saved.read_text().splitlines()]
+    assert [r["truth"] for r in records] == ["phlebolith", "none"]
+    # Pretend the earlier run had got the first study the other way round.
+    first = dict(records[0])
+    if first["correct"]:
+        records[0].update(predicted="nonspecific", correct=False)
+        expected = f"  + {first['file']}  truth phlebolith: nonspecific -> {first['predicted']}"
+    else:
+        records[0].update(predicted="phlebolith", correct=True)
+        expected = f"  - {first['file']}  truth phlebolith: phlebolith -> {first['predicted']}"
+    saved.write_text("".join(json.dumps(r) + "\n" for r in records))
+    proc = subprocess.run(run + ["--compare", str(saved)], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    changed = [line for line in proc.stdout.splitlines() if line[:4] in ("  + ", "  - ", "  ~ ")]
+    assert changed == [expected]  # the second study did not change, and is not listed
+    assert "compared with the earlier run on 2 shared studies" in proc.stdout
+
+
+def test_evaluate_refuses_a_bad_baseline_before_analysing(tmp_path):
+    (tmp_path / "labels.jsonl").write_text('{"file": "a.dcm", "primary_pattern": "none"}\n')
+    bad = tmp_path / "not-records.jsonl"
+    bad.write_text("hello\n")
+    proc = subprocess.run([sys.executable, "-m", "radassist", "evaluate", str(tmp_path), "--no-progress",
+                           "--compare", str(bad)], capture_output=True, text=True, timeout=60)
+    assert proc.returncode != 0
+    assert "not JSON" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def _record(file, truth, predicted):
+    return {"file": file, "truth": truth, "predicted": predicted, "correct": truth == predicted}
+
+
+def test_two_runs_are_compared_study_by_study():
+    before = [_record("a", "stippled", "nonspecific"), _record("b", "phlebolith", "phlebolith"),
+              _record("c", "diffuse", "none"), _record("d", "none", "none"), _record("old", "none", "none")]
+    after = [_record("a", "stippled", "stippled"), _record("b", "phlebolith", "eccentric"),
+             _record("c", "diffuse", "nonspecific"), _record("d", "none", "none"), _record("new", "none", "none")]
+    c = compare_records(before, after)
+    assert [i["file"] for i in c["now_right"]] == ["a"]
+    assert [i["file"] for i in c["now_wrong"]] == ["b"]
+    assert c["relabelled"] == [{"file": "c", "truth": "diffuse", "before": "none", "after": "nonspecific"}]
+    assert c["only_before"] == ["old"] and c["only_after"] == ["new"]
+    assert (c["shared"], c["correct_before"], c["correct_after"]) == (4, 2, 2)
+    text = format_comparison(c)
+    assert "2 -> 2 right (1 now right, 1 now wrong, 1 wrong both times" in text
+    assert "  + a  truth stippled: nonspecific -> stippled" in text
+    assert "  - b  truth phlebolith: phlebolith -> eccentric" in text
+
+
+def test_study_records_say_what_radassist_said_and_errors_are_wrong():
+    labels = [{"file": "a", "primary_pattern": "none"}, {"file": "b", "primary_pattern": "none"}]
+    records = study_records(labels, [_pred("none"), {"file": "b", "error": "not DICOM"}])
+    assert records[0]["correct"] is True and records[0]["predicted"] == "none"
+    assert records[1]["correct"] is False and records[1]["predicted"] == "error"
+    assert records[1]["error"] == "not DICOM"
+
+
+def test_a_file_that_is_not_saved_predictions_is_refused(tmp_path):
+    bad = tmp_path / "metrics.json"
+    bad.write_text('{"studies": 3}\n')
+    with pytest.raises(RadassistError, match="line 1: not a study record"):
+        read_records(bad)
+    with pytest.raises(RadassistError, match="cannot read the earlier predictions"):
+        read_records(tmp_path / "missing.jsonl")
