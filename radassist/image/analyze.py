@@ -227,14 +227,13 @@ def analyze_image(
             # soft tissue alone (see .profile), or trabecular texture.
             rise = profile.rise_above_soft_tissue_model(seg.image, seg.leg, seg.axis_angle, seg.air_level,
                                                         seg.mm_per_px) / contrast
-            surroundings = {id(g): _ring_median(rise, g, found, grids, seg) for g in groups}
             # The clusters (and their blur) are left out of the texture: their
             # own edges are not their surroundings'.
             calcified = grow(_groups_on_seg_grid(groups, found, grids, seg.image.shape),
                              max(1, int(round(2.0 / seg.mm_per_px))))
             texture = structure_power(seg.image, seg.leg, seg.mm_per_px, exclude=calcified | ~seg.leg)
-            textured = {id(g): _ring_median(texture, g, found, grids, seg) for g in groups}
-            on_bone = [g for g in groups if artefacts.on_bone(surroundings[id(g)], textured[id(g)])]
+            on_bone = [g for g in groups
+                       if artefacts.on_bone(*_ring_medians((rise, texture), g, found, grids, seg))]
             groups = [g for g in groups if not any(g is b for b in on_bone)]
             _note(notes, len(on_bone), "cluster", "on bone outside the bone mask (a bone edge or trabecula) excluded")
         snr = found.smoothed / found.noise
@@ -356,11 +355,6 @@ def _released_lesions(seg: segment.Segmentation, background: np.ndarray) -> tupl
     return bone, busy_near_bone(busy, bone, seg.mm_per_px)
 
 
-def _without_lesions(seg: segment.Segmentation, background: np.ndarray) -> np.ndarray:
-    """The bone mask with compact bright objects (lesions) taken out of it (see :func:`_compact_raised`)."""
-    return seg.bone & ~_compact_raised(seg, background)
-
-
 def _compact_raised(seg: segment.Segmentation, background: np.ndarray) -> np.ndarray:
     """Compact bright objects that the bone mask took in: lesions.
 
@@ -429,21 +423,22 @@ def _sample_seg(values: np.ndarray, group: cluster.Group, found: detect.Detectio
     return values[r, c]
 
 
-def _ring_median(values: np.ndarray, group: cluster.Group, found: detect.Detection, grids: _Grids,
-                 seg: segment.Segmentation, ring_mm: tuple[float, float] = artefacts.ON_BONE_RING_MM) -> float:
-    """Median of a segmentation-grid map over the leg in a ring ``ring_mm`` (inner, outer) around a group."""
+def _ring_medians(maps: tuple[np.ndarray, ...], group: cluster.Group, found: detect.Detection, grids: _Grids,
+                  seg: segment.Segmentation, ring_mm: tuple[float, float] = artefacts.ON_BONE_RING_MM) -> list[float]:
+    """Median of each segmentation-grid map over the leg in one ring ``ring_mm`` (inner, outer) around a group."""
     rows = (group.coords[:, 0] + found.offset[0]) // grids.ratio
     cols = (group.coords[:, 1] + found.offset[1]) // grids.ratio
     inner_mm, outer_mm = ring_mm
     outer_px = max(2, int(round(outer_mm / seg.mm_per_px)))
-    r0, r1 = max(int(rows.min()) - outer_px - 1, 0), min(int(rows.max()) + outer_px + 2, values.shape[0])
-    c0, c1 = max(int(cols.min()) - outer_px - 1, 0), min(int(cols.max()) + outer_px + 2, values.shape[1])
+    shape = seg.image.shape
+    r0, r1 = max(int(rows.min()) - outer_px - 1, 0), min(int(rows.max()) + outer_px + 2, shape[0])
+    c0, c1 = max(int(cols.min()) - outer_px - 1, 0), min(int(cols.max()) + outer_px + 2, shape[1])
     own = np.zeros((r1 - r0, c1 - c0), dtype=bool)
     own[np.clip(rows - r0, 0, r1 - r0 - 1), np.clip(cols - c0, 0, c1 - c0 - 1)] = True
     ring = grow(own, outer_px) & ~grow(own, max(1, int(round(inner_mm / seg.mm_per_px)))) & seg.leg[r0:r1, c0:c1]
     if not ring.any():
-        return 0.0
-    return float(np.median(values[r0:r1, c0:c1][ring]))
+        return [0.0] * len(maps)
+    return [float(np.median(values[r0:r1, c0:c1][ring])) for values in maps]
 
 
 def _groups_on_seg_grid(groups, found, grids, shape) -> np.ndarray:
