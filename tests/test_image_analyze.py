@@ -221,3 +221,23 @@ def test_a_lone_streak_on_an_edge_is_an_artefact_but_a_beaded_wall_or_a_streak_o
     assert edge_overshoot(group(1, 2 * LONE_STREAK_MAX_EDGE_STEP))
     assert not edge_overshoot(group(1, 0.5 * LONE_STREAK_MAX_EDGE_STEP))
     assert not edge_overshoot(group(4, 2 * LONE_STREAK_MAX_EDGE_STEP))
+
+
+def test_a_curved_line_on_a_cortex_sized_step_is_the_cortex_but_a_solid_nodule_there_is_not():
+    from radassist.image.artefacts import CORTEX_MIN_STEP, SOLID_NODULE_MIN_SOLIDITY, edge_overshoot
+    from radassist.image.cluster import Group
+
+    def group(edge_step, solidity):
+        # A long, curved, beaded-looking line (so that none of the other signs apply).
+        features = {"lesion_count": 3, "aspect_ratio": 2.5, "continuity": 0.5, "edge_ratio": 1.0,
+                    "median_focus_width_mm": 1.5, "peak_snr": 20.0, "bone_distance_mm": 20.0,
+                    "edge_step": edge_step, "largest_solidity": solidity}
+        return Group(foci=[], coords=np.zeros((1, 2), int), features=features)
+
+    thin = 0.5 * SOLID_NODULE_MIN_SOLIDITY
+    solid = min(1.0, 1.1 * SOLID_NODULE_MIN_SOLIDITY)
+    assert edge_overshoot(group(1.5 * CORTEX_MIN_STEP, thin))
+    # A dense nodule's own blur makes as large a step: it stays.
+    assert not edge_overshoot(group(1.5 * CORTEX_MIN_STEP, solid))
+    # A soft-tissue plane or a mass's rim steps far less: the line stays.
+    assert not edge_overshoot(group(0.6 * CORTEX_MIN_STEP, thin))

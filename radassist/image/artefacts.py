@@ -90,6 +90,12 @@ LONE_STREAK_MAX_EDGE_STEP = 0.2
 BONE_STREAK_MIN_ASPECT = 3.0
 BONE_STREAK_MIN_CONTINUITY = 0.8
 BONE_STREAK_MAX_DISTANCE_MM = 8.0
+#: A cluster on a background stepping by more than this fraction of the tissue
+#: contrast across 4 mm lies on a bone's cortex or the skin line (soft-tissue
+#: planes and mass rims step far less), unless it is a solid nodule (largest
+#: focus at least this solid), whose own blur makes such a step.
+CORTEX_MIN_STEP = 0.5
+SOLID_NODULE_MIN_SOLIDITY = 0.8
 #: A line this drawn out and thinner than this (median focus width) is an overshoot hairline.
 HAIRLINE_MIN_ASPECT = 5.0
 HAIRLINE_MAX_WIDTH_MM = 0.9
@@ -227,7 +233,7 @@ def on_bone(surrounding_rise: float, surrounding_texture: float = 0.0) -> bool:
 
 
 def edge_overshoot(group: Group) -> bool:
-    """Whether a described cluster is an overshoot beside an edge (any of five signs).
+    """Whether a described cluster is an overshoot beside an edge, or the edge itself (any of six signs).
 
     - it sits on a strong background step several times its own contrast (a field
       of many dots not drawn out along a line is exempt: faint stippling on a
@@ -236,7 +242,9 @@ def edge_overshoot(group: Group) -> bool:
       edge: calcified walls near a bone are beaded or paired);
     - it is a drawn-out hairline thinner than a vessel wall seen edge-on;
     - it is faint and lies within a few millimetres of bone;
-    - it is a lone streak on a background step (a skin fold or fat plane).
+    - it is a lone streak on a background step (a skin fold or fat plane);
+    - it is not a solid nodule and sits on a step as large as a cortex's or the
+      skin line's (the curved cortex of a joint bone, which the bone mask missed).
     """
     f = group.features
     stepped = f["edge_ratio"] > MAX_EDGE_RATIO and f.get("edge_step", 0.0) > EDGE_MIN_STEP and not (
@@ -249,7 +257,9 @@ def edge_overshoot(group: Group) -> bool:
                        and f.get("bone_distance_mm", np.inf) < FAINT_NEAR_BONE_MM)
     lone_edge_streak = (f["lesion_count"] <= 1 and f["aspect_ratio"] >= LONE_STREAK_MIN_ASPECT
                         and f.get("edge_step", 0.0) > LONE_STREAK_MAX_EDGE_STEP)
-    return stepped or streak or hairline or faint_near_bone or lone_edge_streak
+    on_cortex = (f.get("edge_step", 0.0) > CORTEX_MIN_STEP
+                 and f.get("largest_solidity", 0.0) < SOLID_NODULE_MIN_SOLIDITY)
+    return stepped or streak or hairline or faint_near_bone or lone_edge_streak or on_cortex
 
 
 def unnamed_on_edge(features: dict[str, float], pattern: str) -> bool:
