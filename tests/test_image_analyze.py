@@ -241,3 +241,19 @@ def test_a_curved_line_on_a_cortex_sized_step_is_the_cortex_but_a_solid_nodule_t
     assert not edge_overshoot(group(1.5 * CORTEX_MIN_STEP, solid))
     # A soft-tissue plane or a mass's rim steps far less: the line stays.
     assert not edge_overshoot(group(0.6 * CORTEX_MIN_STEP, thin))
+
+
+def test_a_smooth_unbroken_line_named_arterial_is_anatomy_but_a_beaded_or_paired_wall_is_not():
+    from radassist.image.artefacts import (SMOOTH_LINE_MAX_FOCI, SMOOTH_LINE_MAX_TRACK_VALLEY,
+                                           SMOOTH_LINE_MIN_CONTINUITY, smooth_lone_line)
+
+    line = {"lesion_count": 1, "continuity": 1.0, "track_valley_depth": 0.0}
+    assert smooth_lone_line(line, "arterial")
+    # Beaded (many foci, gaps along the course) or a tram track (a second wall alongside): an artery.
+    assert not smooth_lone_line(line | {"lesion_count": SMOOTH_LINE_MAX_FOCI + 3, "continuity": 0.6}, "arterial")
+    assert not smooth_lone_line(line | {"continuity": 0.8 * SMOOTH_LINE_MIN_CONTINUITY}, "arterial")
+    assert not smooth_lone_line(line | {"lesion_count": 2, "track_valley_depth": 2 * SMOOTH_LINE_MAX_TRACK_VALLEY},
+                                "arterial")
+    # Only a cluster named for being a line is judged as one.
+    for pattern in ("peripheral_plaque", "nonspecific", "phlebolith"):
+        assert not smooth_lone_line(line, pattern)

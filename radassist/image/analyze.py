@@ -264,6 +264,9 @@ def analyze_image(
         decided = [(g, classify.decide(g.features)) for g in groups]
         kept = [(g, d) for g, d in decided if not artefacts.unnamed_on_edge(g.features, d.pattern)]
         on_edges = len(decided) - len(kept)
+        lines_named = len(kept)
+        kept = [(g, d) for g, d in kept if not artefacts.smooth_lone_line(g.features, d.pattern)]
+        smooth_lines = lines_named - len(kept)
         # A mass is reported with the clusters that found it or lie in it.
         kept_ids = {id(g) for g, _ in kept}
         in_use = sorted({i for i, gid in found_by.items() if gid in kept_ids}
@@ -279,6 +282,7 @@ def analyze_image(
         mass_models = [_to_mass(renumber[i] + 1, mass_regions[i], grids, img.shape,
                                 spacing_mm if spacing_known else None) for i in in_use]
         _note(notes, on_edges, "amorphous cluster", "on a skin, fat-plane or bone edge excluded")
+        _note(notes, smooth_lines, "smooth unbroken line", "without a second wall (fibula, cortex or fascia) excluded")
         patterns = [p for p in PATTERN_SIGNIFICANCE if any(c.pattern == p for c in clusters)]
         if found.count and not clusters:
             _note(notes, found.count, "faint focus", "below the reporting threshold ignored", plural="faint foci")

@@ -96,6 +96,14 @@ BONE_STREAK_MAX_DISTANCE_MM = 8.0
 #: focus at least this solid), whose own blur makes such a step.
 CORTEX_MIN_STEP = 0.5
 SOLID_NODULE_MIN_SOLIDITY = 0.8
+#: A cluster named arterial that is at most this many foci, unbroken over at
+#: least this fraction of its length, with no second wall beside it (a
+#: tram-track valley shallower than this) is one smooth line: a fibula's edge,
+#: a cortex or a fascial plane. Calcified artery walls over such lengths are
+#: beaded or interrupted, or come in pairs (patterns.md).
+SMOOTH_LINE_MAX_FOCI = 2
+SMOOTH_LINE_MIN_CONTINUITY = 0.9
+SMOOTH_LINE_MAX_TRACK_VALLEY = 0.2
 #: A line this drawn out and thinner than this (median focus width) is an overshoot hairline.
 HAIRLINE_MIN_ASPECT = 5.0
 HAIRLINE_MAX_WIDTH_MM = 0.9
@@ -269,3 +277,18 @@ def unnamed_on_edge(features: dict[str, float], pattern: str) -> bool:
     a skin, fat-plane or cortical edge is far more often the edge itself.
     """
     return pattern == "nonspecific" and features.get("edge_step", 0.0) > UNNAMED_MAX_EDGE_STEP
+
+
+def smooth_lone_line(features: dict[str, float], pattern: str) -> bool:
+    """A cluster named ``arterial`` that is one smooth, unbroken line with no second wall.
+
+    Only the arterial pattern rests on a cluster being a line; an anatomical
+    line that the other filters let through (a fibula tapering out of the
+    bone mask, a curved cortex, fascia) is named arterial. On three synthetic
+    sets (two generators), such clusters were anatomy 25 times and a true
+    arterial cluster never.
+    """
+    return (pattern == "arterial"
+            and features.get("lesion_count", 0.0) <= SMOOTH_LINE_MAX_FOCI
+            and features.get("continuity", 0.0) >= SMOOTH_LINE_MIN_CONTINUITY
+            and features.get("track_valley_depth", 0.0) < SMOOTH_LINE_MAX_TRACK_VALLEY)
