@@ -57,8 +57,9 @@ def make_phantom(
         Width of flat bright unexposed bands on the left and right (0 for none).
     marker : bool
         Put a dense "L"-shaped lead marker in the air on the right.
-    phleboliths : sequence of (row_mm, col_mm, diameter_mm)
-        Solid round calcifications.
+    phleboliths : sequence of (row_mm, col_mm, diameter_mm[, hollow])
+        Round calcifications: solid spheres, or shells whose uncalcified
+        core has ``hollow`` times their radius (a central lucency).
     stipple_at : (row_mm, col_mm) or None
         Centre of a field of 20 tiny (0.8 mm) dots spread over ~15 mm.
     masses : sequence of (row_mm, col_mm, radius_mm)
@@ -84,9 +85,12 @@ def make_phantom(
         chord = 2 * np.sqrt(np.clip(rad**2 - (yy - r_mm) ** 2 - (xx - c_mm) ** 2, 0, None))
         img = img + 0.3 * TISSUE_PER_MM * chord
     boxes = []
-    for r_mm, c_mm, diam in phleboliths:
+    for r_mm, c_mm, diam, *hollow in phleboliths:
         rad = diam / 2
         chord = 2 * np.sqrt(np.clip(rad**2 - (yy - r_mm) ** 2 - (xx - c_mm) ** 2, 0, None))
+        if hollow:  # a shell: the inner sphere (this fraction of the radius) is not calcified
+            inner = hollow[0] * rad
+            chord = chord - 2 * np.sqrt(np.clip(inner**2 - (yy - r_mm) ** 2 - (xx - c_mm) ** 2, 0, None))
         img = img + 0.05 * chord
         boxes.append(_box(r_mm, c_mm, rad, spacing_mm))
     if stipple_at is not None:

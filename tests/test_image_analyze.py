@@ -22,7 +22,7 @@ def plain():
 
 @pytest.fixture(scope="module")
 def with_nodule():
-    phantom = make_phantom(spacing_mm=SPACING, phleboliths=[(150.0, 60.0, 5.0)])
+    phantom = make_phantom(spacing_mm=SPACING, phleboliths=[(150.0, 60.0, 5.0, 0.6)])
     return phantom, analyze_image(phantom.pixels, (SPACING, SPACING))
 
 
@@ -46,17 +46,35 @@ def test_a_normal_leg_has_no_calcification_and_says_what_was_excluded(plain):
     assert abs(c0 - cols.min()) < 30 and abs(c1 - cols.max()) < 30
 
 
-def test_a_round_solid_nodule_is_found_and_named(with_nodule):
+def test_a_round_nodule_with_a_central_lucency_is_found_and_named(with_nodule):
     phantom, result = with_nodule
     assert result.calcification_detected
     hits = [c for c in result.clusters if overlaps(c.bbox_px, phantom.calcifications[0])]
     assert len(hits) == 1
     cluster = hits[0]
     assert cluster.pattern == "phlebolith"
+    assert cluster.features["ring_count"] == 1.0
+    assert cluster.features["largest_ring_depth"] > 0.15
     # 5 mm nodule: its size in mm is right to within a couple of pixels.
     assert cluster.size_mm[0] == pytest.approx(5.0, abs=1.5)
     assert cluster.size_mm[1] == pytest.approx(5.0, abs=1.5)
     assert cluster.features["largest_diameter_mm"] == pytest.approx(5.0, abs=1.5)
+
+
+def test_a_lone_solid_nodule_is_nonspecific_with_phlebolith_its_first_alternative_but_several_are_phleboliths():
+    lone = make_phantom(spacing_mm=SPACING, phleboliths=[(150.0, 60.0, 5.0)])
+    result = analyze_image(lone.pixels, (SPACING, SPACING))
+    hits = [c for c in result.clusters if overlaps(c.bbox_px, lone.calcifications[0])]
+    assert len(hits) == 1
+    # Neither hallmark (a central lucency, company): it could as well be the
+    # core of a mass whose outline does not show, so it is not forced benign.
+    assert hits[0].features["ring_count"] == 0.0
+    assert hits[0].pattern == "nonspecific"
+    assert next(iter(hits[0].alternatives)) == "phlebolith"
+
+    several = make_phantom(spacing_mm=SPACING, phleboliths=[(150.0, 60.0, 5.0), (162.0, 62.0, 4.0)])
+    result = analyze_image(several.pixels, (SPACING, SPACING))
+    assert result.primary_pattern == "phlebolith"
 
 
 def test_a_field_of_tiny_dots_is_stippled(with_stippling):
@@ -206,6 +224,9 @@ def test_only_unnamed_clusters_on_a_strong_edge_are_dropped_as_edge_artefacts():
     # A named pattern carries shape evidence of its own and stays, whatever its background.
     for pattern in ("phlebolith", "stippled", "eccentric", "arterial"):
         assert not unnamed_on_edge(on_edge, pattern)
+    # So does a lone solid nodule, nonspecific only for want of a phlebolith's hallmarks.
+    assert not unnamed_on_edge(on_edge | {"lone_solid_nodule": 1.0, "largest_solidity": 0.95}, "nonspecific")
+    assert unnamed_on_edge(on_edge | {"lone_solid_nodule": 1.0, "largest_solidity": 0.5}, "nonspecific")
 
 
 def test_a_lone_streak_on_an_edge_is_an_artefact_but_a_beaded_wall_or_a_streak_on_flat_tissue_is_not():
@@ -257,3 +278,18 @@ def test_a_smooth_unbroken_line_named_arterial_is_anatomy_but_a_beaded_or_paired
     # Only a cluster named for being a line is judged as one.
     for pattern in ("peripheral_plaque", "nonspecific", "phlebolith"):
         assert not smooth_lone_line(line, pattern)
+
+
+def test_ring_depth_sees_a_central_lucency_wherever_the_ring_lies_and_not_in_a_solid_nodule():
+    from radassist.image.measure import ring_depth
+
+    yy, xx = np.mgrid[-20:21, -20:21].astype(float)
+    r = np.hypot(yy, xx)
+    sphere = 2 * np.sqrt(np.clip(8.0**2 - r**2, 0, None))
+    shell = sphere - 2 * np.sqrt(np.clip(5.0**2 - r**2, 0, None))
+    centre = (20.0, 20.0)
+    assert ring_depth(sphere, centre, 8.0) == pytest.approx(0.0, abs=0.02)
+    # The same shell measured within a radius that takes in its blurred edge.
+    for radius in (8.0, 10.0, 12.0):
+        assert ring_depth(shell, centre, radius) > 0.3
+    assert ring_depth(shell, centre, 2.0) == 0.0  # too small to have a centre

@@ -274,9 +274,14 @@ def unnamed_on_edge(features: dict[str, float], pattern: str) -> bool:
     """A cluster that fits no pattern (``nonspecific``) sitting on a strong background step.
 
     Named patterns have shape evidence of their own; an amorphous clump on
-    a skin, fat-plane or cortical edge is far more often the edge itself.
+    a skin, fat-plane or cortical edge is far more often the edge itself. A
+    lone solid nodule is nonspecific for want of a phlebolith's hallmarks,
+    not of a shape: it stays.
     """
-    return pattern == "nonspecific" and features.get("edge_step", 0.0) > UNNAMED_MAX_EDGE_STEP
+    round_solid = (features.get("lone_solid_nodule", 0.0) >= 1.0
+                   and features.get("largest_solidity", 0.0) >= SOLID_NODULE_MIN_SOLIDITY)
+    return (pattern == "nonspecific" and not round_solid
+            and features.get("edge_step", 0.0) > UNNAMED_MAX_EDGE_STEP)
 
 
 def smooth_lone_line(features: dict[str, float], pattern: str) -> bool:

@@ -39,6 +39,9 @@ LINEAR_MAX_AXIS_ANGLE_DEG = 30.0
 TINY_DOT_MAX_MM = 1.2
 #: Nodule (phlebolith-like) equivalent-diameter range.
 NODULE_DIAMETER_MM = (1.8, 12.0)
+#: A focus whose centre falls this far below its brightest ring is ringed
+#: (see :func:`.measure.ring_depth`): a phlebolith's central lucency.
+RING_MIN_DEPTH = 0.15
 
 
 #: Surround activity: pixels above this matched-filter SNR ...
@@ -205,7 +208,7 @@ def describe_group(group: Group, residual: np.ndarray, det_mm: float, axis_angle
         & (np.array([f.elongation for f in foci]) <= 1.8)
     )
     ringed = np.array([(f.hole_area_mm2 > 0.05 * f.filled_area_mm2 and f.hole_area_mm2 > 0.3)
-                       or f.centre_to_rim < 0.8 for f in foci])
+                       or f.centre_to_rim < 0.8 or f.ring_depth >= RING_MIN_DEPTH for f in foci])
     linear = np.array([f.elongation >= LINEAR_MIN_ELONGATION and f.width_mm <= 2.5 for f in foci])
     irregular = np.array([f.solidity < 0.75 for f in foci])
     mid_size = (diam >= 1.5) & (diam <= 8.0)
@@ -222,6 +225,7 @@ def describe_group(group: Group, residual: np.ndarray, det_mm: float, axis_angle
         "largest_solidity": float(largest.solidity),
         "largest_elongation": float(largest.elongation),
         "largest_centre_to_rim": float(largest.centre_to_rim),
+        "largest_ring_depth": float(largest.ring_depth),
         "largest_hole_fraction": float(largest.hole_area_mm2 / max(largest.filled_area_mm2, 1e-9)),
         "largest_mean_contrast": float(largest.mean_contrast),
         "tiny_dot_count": float(tiny.sum()),
@@ -230,6 +234,8 @@ def describe_group(group: Group, residual: np.ndarray, det_mm: float, axis_angle
         "nodule_count": float(nodule.sum()),
         "nodule_fraction": float(nodule.mean()),
         "ring_count": float(ringed.sum()),
+        # One focus, no central lucency: a solid nodule, which nothing marks as a phlebolith.
+        "lone_solid_nodule": float(len(foci) == 1 and not ringed.any()),
         "linear_area_fraction": float(areas[linear].sum() / max(total, 1e-9)),
         "skeleton_length_mm": float(sum(f.skeleton_mm for f in foci)),
         "irregular_count": float(irregular.sum()),

@@ -53,6 +53,7 @@ class Focus:
     peak_snr: float
     centre_to_rim: float
     edge_ratio: float = 0.0
+    ring_depth: float = 0.0
     halfmax_diameter_mm: float = 0.0
     integrated_snr: float = 0.0
     features: dict = field(default_factory=dict)
@@ -166,6 +167,7 @@ def measure_foci(
                 peak_snr=float(snr[coords[:, 0], coords[:, 1]].max()),
                 integrated_snr=_integrated_snr(snr[coords[:, 0], coords[:, 1]]),
                 centre_to_rim=centre_to_rim_ratio(residual, region.centroid, eq_d / 2 / det_mm),
+                ring_depth=ring_depth(residual, region.centroid, eq_d / 2 / det_mm),
                 edge_ratio=_edge_ratio(background_slope, coords, float(values.max()) / ref),
                 halfmax_diameter_mm=halfmax_d,
             )
@@ -211,6 +213,34 @@ def centre_to_rim_ratio(residual: np.ndarray, centre: tuple[float, float], radiu
     if rim_mean <= 0:
         return 1.0
     return float(np.clip(inner.mean() / rim_mean, 0.0, 3.0))
+
+
+#: The centre of a focus, for :func:`ring_depth`: this fraction of its radius, at least this many pixels.
+RING_CENTRE_FRACTION = 0.2
+RING_CENTRE_MIN_PX = 1.5
+
+
+def ring_depth(residual: np.ndarray, centre: tuple[float, float], radius_px: float) -> float:
+    """How far the centre of a focus falls below its brightest ring (0 = brightest at the centre).
+
+    A solid nodule projects brightest at its centre; a hollow one (a
+    phlebolith's central lucency, a shell) is brightest on a ring some way
+    out. This is 1 - centre / peak of the radial profile (1-pixel rings),
+    the centre being the mean within :data:`RING_CENTRE_FRACTION` of the
+    radius. Unlike :func:`centre_to_rim_ratio`, it does not assume where the
+    ring lies: the equivalent radius of a focus includes its blurred edge,
+    whose faint outer part would otherwise dilute the ring. Returns 0.0 for
+    foci too small to have a centre.
+    """
+    if radius_px < 3.0:
+        return 0.0
+    patch, dist = _disc_patch(residual, centre, radius_px)
+    inner = patch[dist <= max(RING_CENTRE_MIN_PX, RING_CENTRE_FRACTION * radius_px)]
+    profile = radial_profile(residual, centre, radius_px, 1.0)
+    peak = float(profile.max()) if profile.size else 0.0
+    if inner.size == 0 or peak <= 0:
+        return 0.0
+    return float(np.clip(1.0 - inner.mean() / peak, 0.0, 1.0))
 
 
 def radial_profile(residual: np.ndarray, centre: tuple[float, float], radius_px: float,
