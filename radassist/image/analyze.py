@@ -192,7 +192,7 @@ def analyze_image(
         if not_leg:
             return _insufficient(*not_leg, notes=notes)
         # What stays the same along the leg (see .axial): used to tell lesions
-        # from bone, and to find the soft-tissue mass around a calcification.
+        # from bone.
         axial_background = axial.axial_opening(seg.image, seg.leg, seg.axis_angle,
                                                axial.AXIAL_OPENING_MM / seg.mm_per_px,
                                                gap_px=axial.LUCENT_LINE_MM / seg.mm_per_px)
