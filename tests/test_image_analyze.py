@@ -293,3 +293,21 @@ def test_ring_depth_sees_a_central_lucency_wherever_the_ring_lies_and_not_in_a_s
     for radius in (8.0, 10.0, 12.0):
         assert ring_depth(shell, centre, radius) > 0.3
     assert ring_depth(shell, centre, 2.0) == 0.0  # too small to have a centre
+
+
+def test_a_dense_ball_wedged_against_the_skin_stands_on_the_leg_above_and_below_it(monkeypatch):
+    from radassist.image import detect
+
+    # A 20 mm calcified ball whose edge reaches the skin margin: too little
+    # soft tissue around it to interpolate the background from.
+    phantom = make_phantom(spacing_mm=0.2, phleboliths=[(150.0, 45.0, 20.0)])
+    result = analyze_image(phantom.pixels, (0.2, 0.2))
+    hits = [c for c in result.clusters if overlaps(c.bbox_px, phantom.calcifications[0])]
+    assert len(hits) == 1
+    assert hits[0].pattern == "diffuse"
+    assert hits[0].features["largest_diameter_mm"] == pytest.approx(20.0, abs=4.0)
+    # Without the axial background under it, the background filters follow
+    # the ball and it is lost.
+    monkeypatch.setattr(detect, "EDGE_OBJECT_MIN_AXIAL_RISE", float("inf"))
+    result = analyze_image(phantom.pixels, (0.2, 0.2))
+    assert not any(overlaps(c.bbox_px, phantom.calcifications[0]) for c in result.clusters)

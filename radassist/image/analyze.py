@@ -192,7 +192,8 @@ def analyze_image(
         if not_leg:
             return _insufficient(*not_leg, notes=notes)
         # What stays the same along the leg (see .axial): used to tell lesions
-        # from bone.
+        # from bone, and as the background under a lesion wedged against bone
+        # or the skin (see .detect).
         axial_background = axial.axial_opening(seg.image, seg.leg, seg.axis_angle,
                                                axial.AXIAL_OPENING_MM / seg.mm_per_px,
                                                gap_px=axial.LUCENT_LINE_MM / seg.mm_per_px)
@@ -205,7 +206,8 @@ def analyze_image(
     with _stage(timings, "detect"):
         contrast = max(seg.tissue_level - seg.air_level, 1e-6)
         found = detect.detect_foci(grids.det, grids.seg, grids.ratio, zone, grids.det_mm, contrast,
-                                   leg_seg=seg.leg, bone_seg=seg.bone, axis_angle=seg.axis_angle)
+                                   leg_seg=seg.leg, bone_seg=seg.bone, axis_angle=seg.axis_angle,
+                                   axial_background=axial_background)
 
         _note(notes, found.burned_in_count, "burned-in text or marker object", "over the leg excluded")
 

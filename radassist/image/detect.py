@@ -56,6 +56,12 @@ OBJECT_MAX_EXTENT_MM = 35.0
 #: them in the zone.
 EDGE_OBJECT_MAX_ASPECT = 1.6
 EDGE_OBJECT_MIN_RING_IN_ZONE = 0.7
+#: A round object with less of its ring in the zone (wedged between bone and
+#: the skin) stands on the axial background when its mean rise above it is at
+#: least this fraction of the tissue contrast: a calcified lesion, not a
+#: muscle's bulge (on three synthetic sets, 0.15 let in half as many more
+#: false clusters for two more studies named right).
+EDGE_OBJECT_MIN_AXIAL_RISE = 0.25
 #: Scale (Gaussian sigma) of the soft-tissue interpolation under the objects.
 INTERPOLATION_MM = 3.0
 #: Large solid lesions rise this fraction of the tissue contrast above the background.
@@ -207,6 +213,7 @@ def detect_foci(
     leg_seg: np.ndarray | None = None,
     bone_seg: np.ndarray | None = None,
     axis_angle: float | None = None,
+    axial_background: np.ndarray | None = None,
 ) -> Detection:
     """Find candidate dense foci.
 
@@ -231,6 +238,11 @@ def detect_foci(
         Leg-axis orientation (radians from rows towards columns); with
         ``leg_seg`` it lets lesions too large for the background filters be
         found as lumps short along the leg.
+    axial_background : ndarray of float32, optional
+        The leg's background along its axis on the segmentation grid
+        (:func:`.axial.axial_opening`): the background under a round lump
+        wedged against bone or the skin, where there is too little soft
+        tissue around it to interpolate from.
 
     Returns
     -------
@@ -290,14 +302,27 @@ def detect_foci(
     # Only compact objects lying wholly in the soft tissue are interpolated
     # under: what touches bone, the skin margin or a border is an edge, whose
     # surroundings on one side say nothing about it.
-    set_aside = _compact_inside(set_aside, allowed_seg, OBJECT_MAX_EXTENT_MM / seg_mm)
+    compact = _compact_inside(set_aside, allowed_seg, OBJECT_MAX_EXTENT_MM / seg_mm)
+    # A round lesion wedged between bone and the skin has too little soft
+    # tissue around it to interpolate from; the leg above and below it (the
+    # axial background) says what lies under it, when it stands well above that.
+    against_edge = None
+    if axial_background is not None:
+        against_edge = _raised_round_objects(set_aside & ~compact, OBJECT_MAX_EXTENT_MM / seg_mm,
+                                             seg_image - axial_background,
+                                             EDGE_OBJECT_MIN_AXIAL_RISE * tissue_contrast)
+    set_aside = compact
     # Outside the set-aside objects the provisional background stands (it
     # follows ramps and edges exactly, where smoothing would not).
     background = provisional
-    if set_aside.any():
-        interpolated = interpolated_background(seg_image, soft_seg & ~set_aside, provisional,
-                                                INTERPOLATION_MM / seg_mm)
-        background = np.where(set_aside, interpolated, provisional)
+    edge_any = against_edge is not None and against_edge.any()
+    if set_aside.any() or edge_any:
+        if set_aside.any():
+            interpolated = interpolated_background(seg_image, soft_seg & ~set_aside, provisional,
+                                                    INTERPOLATION_MM / seg_mm)
+            background = np.where(set_aside, interpolated, provisional)
+        if edge_any:
+            background = np.where(against_edge, np.minimum(background, axial_background), background)
         residual = crop - upsample_linear(background, ratio, shape, (r0, c0))
         # The noise (measured on the dark side) and the local offset do not
         # depend on the bright objects: pass 1's serve.
@@ -487,6 +512,18 @@ def _short_lumps(seg_image: np.ndarray, leg: np.ndarray, allowed: np.ndarray, ax
         full[:h, :w] = big[:h, :w]
         lumps = full
     return _drop_small(lumps & allowed, LARGE_MIN_AREA_MM2 / (seg_mm * seg_mm))
+
+
+def _raised_round_objects(mask: np.ndarray, max_extent_px: float, rise: np.ndarray, min_rise: float) -> np.ndarray:
+    """Round components of ``mask`` spanning at most ``max_extent_px`` whose mean ``rise`` reaches ``min_rise``."""
+    labels, n = ndi.label(mask)
+    keep = np.zeros(n + 1, dtype=bool)
+    for i, sl in enumerate(ndi.find_objects(labels), start=1):
+        height, width = sl[0].stop - sl[0].start, sl[1].stop - sl[1].start
+        if max(height, width) > max_extent_px or max(height, width) > EDGE_OBJECT_MAX_ASPECT * max(min(height, width), 1):
+            continue
+        keep[i] = float(np.mean(rise[sl][labels[sl] == i])) >= min_rise
+    return keep[labels]
 
 
 def _compact_inside(mask: np.ndarray, zone: np.ndarray, max_extent_px: float) -> np.ndarray:
