@@ -76,6 +76,14 @@ def test_a_lone_solid_nodule_is_nonspecific_with_phlebolith_its_first_alternativ
     result = analyze_image(several.pixels, (SPACING, SPACING))
     assert result.primary_pattern == "phlebolith"
 
+    # Several scattered far apart fall into separate clusters, and keep each other company.
+    apart = make_phantom(spacing_mm=SPACING, phleboliths=[(110.0, 60.0, 5.0), (190.0, 58.0, 5.0)])
+    result = analyze_image(apart.pixels, (SPACING, SPACING))
+    hits = [[c for c in result.clusters if overlaps(c.bbox_px, box)] for box in apart.calcifications]
+    assert [len(h) for h in hits] == [1, 1] and hits[0][0] is not hits[1][0]
+    assert [h[0].pattern for h in hits] == ["phlebolith", "phlebolith"]
+    assert all(h[0].features["lone_solid_nodule"] == 0.0 for h in hits)
+
 
 def test_a_field_of_tiny_dots_is_stippled(with_stippling):
     phantom, result = with_stippling

@@ -269,6 +269,7 @@ def analyze_image(
         lines_named = len(kept)
         kept = [(g, d) for g, d in kept if not artefacts.smooth_lone_line(g.features, d.pattern)]
         smooth_lines = lines_named - len(kept)
+        kept = _with_nodule_company(kept)
         # A mass is reported with the clusters that found it or lie in it.
         kept_ids = {id(g) for g, _ in kept}
         in_use = sorted({i for i, gid in found_by.items() if gid in kept_ids}
@@ -381,6 +382,27 @@ def _compact_raised(seg: segment.Segmentation, background: np.ndarray) -> np.nda
         extent = max(box[0].stop - box[0].start, box[1].stop - box[1].start)
         lesion[k] = extent <= limit and not (own & seg.joint[box]).any() and (own & seg.bone[box]).any()
     return ndi.binary_dilation(lesion[labels], iterations=1)
+
+
+def _with_nodule_company(kept: list[tuple[cluster.Group, classify.Decision]]) -> list[tuple[cluster.Group, classify.Decision]]:
+    """The reported clusters, a lone solid nodule renamed when another cluster is a nodule too.
+
+    Phleboliths are "often several" (patterns.md), and several scattered over
+    the calf fall into separate clusters: a solid nodule then has the company
+    that a lone one lacks (``lone_solid_nodule`` in ``patterns.yaml``). Only
+    nodules keep it company (phleboliths, other lone nodules), not a cluster
+    of another kind that happens to hold a round piece.
+    """
+    nodules = [g for g, d in kept if d.pattern == "phlebolith" or g.features.get("lone_solid_nodule", 0.0)]
+    if len(nodules) < 2:
+        return kept
+    out = []
+    for g, decision in kept:
+        if g.features.get("lone_solid_nodule", 0.0) and g.features.get("nodule_count", 0.0) >= 1:
+            g.features["lone_solid_nodule"] = 0.0
+            decision = classify.decide(g.features)
+        out.append((g, decision))
+    return out
 
 
 def _exclusion_notes(seg: segment.Segmentation) -> list[str]:
