@@ -236,8 +236,13 @@ def ring_depth(residual: np.ndarray, centre: tuple[float, float], radius_px: flo
         return 0.0
     patch, dist = _disc_patch(residual, centre, radius_px)
     inner = patch[dist <= max(RING_CENTRE_MIN_PX, RING_CENTRE_FRACTION * radius_px)]
-    profile = radial_profile(residual, centre, radius_px, 1.0)
-    peak = float(profile.max()) if profile.size else 0.0
+    # The radial profile in 1-pixel rings (as radial_profile, on the same patch).
+    bins = dist.astype(np.intp)
+    ok = bins < int(np.ceil(radius_px))
+    sums = np.bincount(bins[ok], weights=patch[ok])
+    counts = np.bincount(bins[ok])
+    filled = counts > 0
+    peak = float((sums[filled] / counts[filled]).max()) if filled.any() else 0.0
     if inner.size == 0 or peak <= 0:
         return 0.0
     return float(np.clip(1.0 - inner.mean() / peak, 0.0, 1.0))
