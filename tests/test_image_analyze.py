@@ -319,3 +319,18 @@ def test_a_dense_ball_wedged_against_the_skin_stands_on_the_leg_above_and_below_
     monkeypatch.setattr(detect, "EDGE_OBJECT_MIN_AXIAL_RISE", float("inf"))
     result = analyze_image(phantom.pixels, (0.2, 0.2))
     assert not any(overlaps(c.bbox_px, phantom.calcifications[0]) for c in result.clusters)
+
+
+def test_a_hairline_is_an_overshoot_but_a_thin_wall_beaded_along_a_long_course_is_not():
+    from radassist.image.artefacts import HAIRLINE_MAX_WIDTH_MM, MIN_MANY_FOCI, edge_overshoot
+    from radassist.image.cluster import Group
+
+    def group(lesion_count):
+        features = {"lesion_count": lesion_count, "aspect_ratio": 30.0, "continuity": 0.7, "edge_ratio": 1.0,
+                    "median_focus_width_mm": 0.9 * HAIRLINE_MAX_WIDTH_MM, "peak_snr": 14.0,
+                    "bone_distance_mm": 50.0, "edge_step": 0.1}
+        return Group(foci=[], coords=np.zeros((1, 2), int), features=features)
+
+    assert edge_overshoot(group(1))
+    assert edge_overshoot(group(MIN_MANY_FOCI - 1))
+    assert not edge_overshoot(group(MIN_MANY_FOCI + 12))

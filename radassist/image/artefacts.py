@@ -248,7 +248,9 @@ def edge_overshoot(group: Group) -> bool:
       sloping background would otherwise count);
     - it is one or two continuous streaks close beside a bone (the bone's own
       edge: calcified walls near a bone are beaded or paired);
-    - it is a drawn-out hairline thinner than a vessel wall seen edge-on;
+    - it is a drawn-out hairline thinner than a vessel wall seen edge-on, in
+      fewer than :data:`MIN_MANY_FOCI` pieces (a thin calcified wall beaded
+      along a long course is an artery);
     - it is faint and lies within a few millimetres of bone;
     - it is a lone streak on a background step (a skin fold or fat plane);
     - it is not a solid nodule and sits on a step as large as a cortex's or the
@@ -260,7 +262,8 @@ def edge_overshoot(group: Group) -> bool:
     streak = (f["lesion_count"] <= 2 and f["aspect_ratio"] >= BONE_STREAK_MIN_ASPECT
               and f["continuity"] >= BONE_STREAK_MIN_CONTINUITY
               and f.get("bone_distance_mm", np.inf) <= BONE_STREAK_MAX_DISTANCE_MM)
-    hairline = f["aspect_ratio"] >= HAIRLINE_MIN_ASPECT and f["median_focus_width_mm"] < HAIRLINE_MAX_WIDTH_MM
+    hairline = (f["aspect_ratio"] >= HAIRLINE_MIN_ASPECT and f["median_focus_width_mm"] < HAIRLINE_MAX_WIDTH_MM
+                and f["lesion_count"] < MIN_MANY_FOCI)
     faint_near_bone = (f["peak_snr"] < FAINT_NEAR_BONE_SNR
                        and f.get("bone_distance_mm", np.inf) < FAINT_NEAR_BONE_MM)
     lone_edge_streak = (f["lesion_count"] <= 1 and f["aspect_ratio"] >= LONE_STREAK_MIN_ASPECT
