@@ -393,12 +393,14 @@ def _with_nodule_company(kept: list[tuple[cluster.Group, classify.Decision]]) ->
     nodules keep it company (phleboliths, other lone nodules), not a cluster
     of another kind that happens to hold a round piece.
     """
-    nodules = [g for g, d in kept if d.pattern == "phlebolith" or g.features.get("lone_solid_nodule", 0.0)]
-    if len(nodules) < 2:
+    def lone_nodule(g: cluster.Group) -> bool:
+        return bool(g.features.get("lone_solid_nodule", 0.0)) and g.features.get("nodule_count", 0.0) >= 1
+
+    if sum(d.pattern == "phlebolith" or lone_nodule(g) for g, d in kept) < 2:
         return kept
     out = []
     for g, decision in kept:
-        if g.features.get("lone_solid_nodule", 0.0) and g.features.get("nodule_count", 0.0) >= 1:
+        if lone_nodule(g):
             g.features["lone_solid_nodule"] = 0.0
             decision = classify.decide(g.features)
         out.append((g, decision))

@@ -315,14 +315,13 @@ def detect_foci(
     # Outside the set-aside objects the provisional background stands (it
     # follows ramps and edges exactly, where smoothing would not).
     background = provisional
-    edge_any = against_edge is not None and against_edge.any()
-    if set_aside.any() or edge_any:
-        if set_aside.any():
-            interpolated = interpolated_background(seg_image, soft_seg & ~set_aside, provisional,
-                                                    INTERPOLATION_MM / seg_mm)
-            background = np.where(set_aside, interpolated, provisional)
-        if edge_any:
-            background = np.where(against_edge, np.minimum(background, axial_background), background)
+    if set_aside.any():
+        interpolated = interpolated_background(seg_image, soft_seg & ~set_aside, provisional,
+                                                INTERPOLATION_MM / seg_mm)
+        background = np.where(set_aside, interpolated, background)
+    if against_edge is not None and against_edge.any():
+        background = np.where(against_edge, np.minimum(background, axial_background), background)
+    if background is not provisional:
         residual = crop - upsample_linear(background, ratio, shape, (r0, c0))
         # The noise (measured on the dark side) and the local offset do not
         # depend on the bright objects: pass 1's serve.
