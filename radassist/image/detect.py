@@ -302,16 +302,13 @@ def detect_foci(
     # Only compact objects lying wholly in the soft tissue are interpolated
     # under: what touches bone, the skin margin or a border is an edge, whose
     # surroundings on one side say nothing about it.
-    compact = _compact_inside(set_aside, allowed_seg, OBJECT_MAX_EXTENT_MM / seg_mm)
+    set_aside, wedged = _compact_inside(set_aside, allowed_seg, OBJECT_MAX_EXTENT_MM / seg_mm)
     # A round lesion wedged between bone and the skin has too little soft
     # tissue around it to interpolate from; the leg above and below it (the
     # axial background) says what lies under it, when it stands well above that.
     against_edge = None
-    if axial_background is not None:
-        against_edge = _raised_round_objects(set_aside & ~compact, OBJECT_MAX_EXTENT_MM / seg_mm,
-                                             seg_image - axial_background,
-                                             EDGE_OBJECT_MIN_AXIAL_RISE * tissue_contrast)
-    set_aside = compact
+    if axial_background is not None and wedged.any():
+        against_edge = _raised(wedged, seg_image - axial_background, EDGE_OBJECT_MIN_AXIAL_RISE * tissue_contrast)
     # Outside the set-aside objects the provisional background stands (it
     # follows ramps and edges exactly, where smoothing would not).
     background = provisional
@@ -513,33 +510,33 @@ def _short_lumps(seg_image: np.ndarray, leg: np.ndarray, allowed: np.ndarray, ax
     return _drop_small(lumps & allowed, LARGE_MIN_AREA_MM2 / (seg_mm * seg_mm))
 
 
-def _raised_round_objects(mask: np.ndarray, max_extent_px: float, rise: np.ndarray, min_rise: float) -> np.ndarray:
-    """Round components of ``mask`` spanning at most ``max_extent_px`` whose mean ``rise`` reaches ``min_rise``."""
+def _raised(mask: np.ndarray, rise: np.ndarray, min_rise: float) -> np.ndarray:
+    """The components of ``mask`` whose mean ``rise`` reaches ``min_rise``."""
     labels, n = ndi.label(mask)
-    keep = np.zeros(n + 1, dtype=bool)
-    for i, sl in enumerate(ndi.find_objects(labels), start=1):
-        height, width = sl[0].stop - sl[0].start, sl[1].stop - sl[1].start
-        if max(height, width) > max_extent_px or max(height, width) > EDGE_OBJECT_MAX_ASPECT * max(min(height, width), 1):
-            continue
-        keep[i] = float(np.mean(rise[sl][labels[sl] == i])) >= min_rise
-    return keep[labels]
+    if n == 0:
+        return mask
+    means = np.asarray(ndi.mean(rise, labels, index=np.arange(1, n + 1)))
+    return np.concatenate([[False], means >= min_rise])[labels]
 
 
-def _compact_inside(mask: np.ndarray, zone: np.ndarray, max_extent_px: float) -> np.ndarray:
+def _compact_inside(mask: np.ndarray, zone: np.ndarray, max_extent_px: float) -> tuple[np.ndarray, np.ndarray]:
     """Compact components of ``mask`` spanning at most ``max_extent_px``, mostly surrounded by ``zone``.
 
     A component that touches the zone's edge is kept when it is round enough
     (a dense lesion beside a bone or near the skin) and most of the ring
     around it is in the zone (there is soft tissue to interpolate from); a
-    long piece along an edge is the edge.
+    long piece along an edge is the edge. Also returns the round ones that
+    touch the edge with too little of their ring in the zone: wedged between
+    bone and the skin.
     """
     labels, n = ndi.label(mask)
     if n == 0:
-        return mask
+        return mask, mask
     outside = ndi.binary_dilation(~zone)
     touching = np.zeros(n + 1, dtype=bool)
     touching[np.unique(labels[outside & mask])] = True
     keep = np.zeros(n + 1, dtype=bool)
+    wedged = np.zeros(n + 1, dtype=bool)
     for i, sl in enumerate(ndi.find_objects(labels), start=1):
         height, width = sl[0].stop - sl[0].start, sl[1].stop - sl[1].start
         if max(height, width) > max_extent_px:
@@ -554,7 +551,8 @@ def _compact_inside(mask: np.ndarray, zone: np.ndarray, max_extent_px: float) ->
         own = labels[box] == i
         ring = ndi.binary_dilation(own, iterations=2) & ~own
         keep[i] = ring.any() and float(zone[box][ring].mean()) >= EDGE_OBJECT_MIN_RING_IN_ZONE
-    return keep[labels]
+        wedged[i] = not keep[i]
+    return keep[labels], wedged[labels]
 
 
 def _drop_small(mask: np.ndarray, min_px: float) -> np.ndarray:

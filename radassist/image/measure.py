@@ -236,13 +236,7 @@ def ring_depth(residual: np.ndarray, centre: tuple[float, float], radius_px: flo
         return 0.0
     patch, dist = _disc_patch(residual, centre, radius_px)
     inner = patch[dist <= max(RING_CENTRE_MIN_PX, RING_CENTRE_FRACTION * radius_px)]
-    # The radial profile in 1-pixel rings (as radial_profile, on the same patch).
-    bins = dist.astype(np.intp)
-    ok = bins < int(np.ceil(radius_px))
-    sums = np.bincount(bins[ok], weights=patch[ok])
-    counts = np.bincount(bins[ok])
-    filled = counts > 0
-    peak = float((sums[filled] / counts[filled]).max()) if filled.any() else 0.0
+    peak = float(_ring_means(patch, dist, radius_px, 1.0).max())
     if inner.size == 0 or peak <= 0:
         return 0.0
     return float(np.clip(1.0 - inner.mean() / peak, 0.0, 1.0))
@@ -252,6 +246,11 @@ def radial_profile(residual: np.ndarray, centre: tuple[float, float], radius_px:
                    step_px: float) -> np.ndarray:
     """Mean residual in rings of width ``step_px`` about ``centre`` out to ``radius_px``."""
     patch, dist = _disc_patch(residual, centre, radius_px)
+    return _ring_means(patch, dist, radius_px, step_px)
+
+
+def _ring_means(patch: np.ndarray, dist: np.ndarray, radius_px: float, step_px: float) -> np.ndarray:
+    """:func:`radial_profile` of a patch cut by :func:`_disc_patch` (0 for an empty ring)."""
     bins = np.floor(dist / step_px).astype(int)
     n_bins = int(np.ceil(radius_px / step_px))
     ok = bins < n_bins
