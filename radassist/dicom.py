@@ -471,7 +471,10 @@ def _check_single_greyscale_image(ds: Dataset, max_pixels: int) -> tuple[str, li
                 "The object holds floating-point pixel data (a parametric map), not a radiograph; "
                 "send the radiograph itself."
             )
-        if "Rows" in ds and "Columns" in ds:
+        # An image object (Rows and Columns, or an image storage SOP class)
+        # must carry its pixels: without them the file was cut short, even
+        # when the cut falls exactly between two header elements.
+        if ("Rows" in ds and "Columns" in ds) or "Image Storage" in _sop_class_name(ds):
             raise UnreadableInputError(
                 "The file has an image header but no Pixel Data (7FE0,0010): it is probably truncated; "
                 f"{_COPY_AGAIN}."

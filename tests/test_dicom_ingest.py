@@ -478,8 +478,11 @@ def test_truncated_file_is_unreadable(compressed, keep):
 
 def test_file_cut_inside_the_header_is_unreadable():
     data = to_bytes(_phantom_ds())
-    for cut in (140, 300, 500):
-        with pytest.raises(UnreadableInputError) as caught:
+    # Also exactly between two elements, before the image's size: what is left
+    # parses as a whole dataset, but an X-ray image object without its pixels.
+    boundary = data.index(b"\x28\x00\x02\x00")  # (0028,0002) Samples per Pixel, little endian
+    for cut in (140, 300, 500, boundary):
+        with pytest.raises(UnreadableInputError, match="truncated") as caught:
             read_dicom(data[:cut])
         _assert_clean_message(caught.value)
 
