@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.spatial import cKDTree
 
-from .measure import Focus, axis_angle_deg, count_profile_peaks, radial_profile
+from . import layers
+from .measure import Focus, axis_angle_deg
 
 #: Foci with an edge-to-edge gap up to this belong to one cluster.
 LINK_GAP_MM = 8.0
@@ -252,7 +253,7 @@ def describe_group(group: Group, residual: np.ndarray, det_mm: float, axis_angle
     feats.update(_uniformity(largest, residual))
     feats.update(_track_features(coords, centre, direction, det_mm))
     feats.update(_rim_features(coords, det_mm, axis_angle))
-    feats["concentric_rings"] = float(_concentric_rings(group, residual, det_mm))
+    feats["concentric_rings"] = float(layers.count_layers(residual, group.coords, det_mm))
     feats["continuity"] = float(min(1.0, feats["skeleton_length_mm"] / max(feats["length_mm"], 1e-6)))
     if snr is not None and allowed is not None:
         feats["surround_activity"] = surround_activity(group, snr, allowed, det_mm)
@@ -364,17 +365,3 @@ def _rim_features(coords: np.ndarray, det_mm: float, axis_angle: float) -> dict[
         "hull_aspect_ratio": float(semi[1] / semi[0]),
         "hull_orientation_to_axis_deg": axis_angle_deg(float(np.arctan2(evecs[1, 1], evecs[0, 1])), axis_angle),
     }
-
-
-def _concentric_rings(group: Group, residual: np.ndarray, det_mm: float) -> int:
-    """Number of bright layers in the radial profile about the cluster's centre."""
-    coords = group.coords.astype(float)
-    centre = coords.mean(axis=0)
-    radius = float(np.max(np.linalg.norm(coords - centre, axis=1))) + 1.0
-    if radius * det_mm < 2.0:
-        return 1
-    step = max(1.0, 0.5 / det_mm)
-    profile = radial_profile(residual, (centre[0], centre[1]), radius, step)
-    if profile.size < 3 or profile.max() <= 0:
-        return 1
-    return count_profile_peaks(profile, 0.25 * float(profile.max()))

@@ -14,7 +14,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy.signal import find_peaks
 from skimage.measure import regionprops
 from skimage.morphology import skeletonize
 
@@ -242,15 +241,8 @@ def ring_depth(residual: np.ndarray, centre: tuple[float, float], radius_px: flo
     return float(np.clip(1.0 - inner.mean() / peak, 0.0, 1.0))
 
 
-def radial_profile(residual: np.ndarray, centre: tuple[float, float], radius_px: float,
-                   step_px: float) -> np.ndarray:
-    """Mean residual in rings of width ``step_px`` about ``centre`` out to ``radius_px``."""
-    patch, dist = _disc_patch(residual, centre, radius_px)
-    return _ring_means(patch, dist, radius_px, step_px)
-
-
 def _ring_means(patch: np.ndarray, dist: np.ndarray, radius_px: float, step_px: float) -> np.ndarray:
-    """:func:`radial_profile` of a patch cut by :func:`_disc_patch` (0 for an empty ring)."""
+    """Mean of ``patch`` in rings of width ``step_px`` out to ``radius_px`` (0 for an empty ring)."""
     bins = np.floor(dist / step_px).astype(int)
     n_bins = int(np.ceil(radius_px / step_px))
     ok = bins < n_bins
@@ -259,29 +251,20 @@ def _ring_means(patch: np.ndarray, dist: np.ndarray, radius_px: float, step_px: 
     return sums / np.maximum(counts, 1)
 
 
-def count_profile_peaks(profile: np.ndarray, min_prominence: float) -> int:
-    """Number of peaks of a radial profile standing ``min_prominence`` above their surroundings.
-
-    The profile is mirrored about radius 0 (so a bright centre counts as a
-    peak) and padded with zero (background) beyond its outer end.
-    """
-    if profile.size == 0:
-        return 0
-    padded = np.concatenate([profile[:0:-1], profile, [0.0]])
-    peaks, _ = find_peaks(padded, prominence=min_prominence)
-    # A central peak appears once (at the mirror axis); the others appear twice.
-    centre = profile.size - 1
-    return int(np.sum(peaks >= centre))
-
-
-def _disc_patch(residual: np.ndarray, centre: tuple[float, float],
-                radius_px: float) -> tuple[np.ndarray, np.ndarray]:
+def disc_patch(residual: np.ndarray, centre: tuple[float, float],
+               radius_px: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The square patch of ``residual`` around ``centre`` that holds a disc of
-    ``radius_px``, and each pixel's distance (px) from ``centre``; clipped at
-    the image edges."""
+    ``radius_px``, clipped at the image edges, with the row and column offset
+    (px) of each of its rows and columns from ``centre``."""
     r = int(np.ceil(radius_px)) + 1
     rc, cc = int(round(centre[0])), int(round(centre[1]))
     r0, c0 = max(rc - r, 0), max(cc - r, 0)
     r1, c1 = min(rc + r + 1, residual.shape[0]), min(cc + r + 1, residual.shape[1])
-    yy, xx = np.mgrid[r0:r1, c0:c1]
-    return residual[r0:r1, c0:c1], np.hypot(yy - centre[0], xx - centre[1])
+    return residual[r0:r1, c0:c1], np.arange(r0, r1) - centre[0], np.arange(c0, c1) - centre[1]
+
+
+def _disc_patch(residual: np.ndarray, centre: tuple[float, float],
+                radius_px: float) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`disc_patch` with each pixel's distance (px) from ``centre``."""
+    patch, dy, dx = disc_patch(residual, centre, radius_px)
+    return patch, np.hypot(dy[:, None], dx[None, :])
