@@ -72,13 +72,19 @@ def count_layers(residual: np.ndarray, coords: np.ndarray, det_mm: float) -> int
     step = max(1.0, RING_WIDTH_MM / det_mm)
     reach = CENTRE_SEARCH_FRACTION * radius
     patch, dy, dx = disc_patch(residual, (float(centroid[0]), float(centroid[1])), radius + reach + 4 * step)
-    # Pixels half a ring width apart sample every ring many times round.
-    every = max(1, round(step / 2))
-    rows, cols = np.meshgrid(dy[::every], dx[::every], indexing="ij")
-    values, rows, cols = patch[::every, ::every].ravel(), rows.ravel(), cols.ravel()
     n_bins = int(np.ceil((radius + 4 * step) / step))
 
-    def profile_about(centre: tuple[float, float]):
+    def sampled(every: int):
+        rows, cols = np.meshgrid(dy[::every], dx[::every], indexing="ij")
+        return patch[::every, ::every].ravel(), rows.ravel(), cols.ravel()
+
+    # Pixels half a ring width apart sample every ring many times round (the
+    # coarse centre search does with one per ring width).
+    values, rows, cols = sampled(max(1, round(step / 2)))
+    sparse = sampled(max(1, round(step)))
+
+    def profile_about(centre: tuple[float, float], samples=(values, rows, cols)):
+        values, rows, cols = samples
         bins = (np.hypot(rows - centre[0], cols - centre[1]) / step).astype(np.intp)
         ok = bins < n_bins
         profile = (np.bincount(bins[ok], weights=values[ok], minlength=n_bins)
@@ -92,10 +98,12 @@ def count_layers(residual: np.ndarray, coords: np.ndarray, det_mm: float) -> int
         return float(props["prominences"].sum()), centre, profile, peaks[peaks >= 0]
 
     best = None
-    for spread in (reach, reach / 2):
+    for spread, samples in ((reach, sparse), (reach / 2, (values, rows, cols))):
         base = best[1] if best is not None else (0.0, 0.0)
-        tries = [profile_about((base[0] + i * spread, base[1] + j * spread)) for i in (-1, 0, 1) for j in (-1, 0, 1)]
-        best = max([t for t in tries + [best] if t is not None], key=lambda t: t[0], default=None)
+        tries = [profile_about((base[0] + i * spread, base[1] + j * spread), samples)
+                 for i in (-1, 0, 1) for j in (-1, 0, 1)]
+        # The fine tries include the coarse best's own centre, rescored on the dense samples.
+        best = max([t for t in tries if t is not None], key=lambda t: t[0], default=None)
         if best is None:
             return 1
     _, centre, profile, peaks = best
