@@ -75,8 +75,11 @@ def count_layers(residual: np.ndarray, coords: np.ndarray, det_mm: float) -> int
     n_bins = int(np.ceil((radius + 4 * step) / step))
 
     def sampled(every: int):
-        rows, cols = np.meshgrid(dy[::every], dx[::every], indexing="ij")
-        return patch[::every, ::every].ravel(), rows.ravel(), cols.ravel()
+        rows, cols = np.meshgrid(dy[::every].astype(np.float32), dx[::every].astype(np.float32), indexing="ij")
+        rows, cols = rows.ravel(), cols.ravel()
+        # Only the disc any tried centre's profile reaches: the patch's corners never count.
+        keep = rows * rows + cols * cols <= (radius + 2 * reach + 4 * step) ** 2
+        return patch[::every, ::every].ravel()[keep], rows[keep], cols[keep]
 
     # Pixels half a ring width apart sample every ring many times round (the
     # coarse centre search does with one per ring width).
