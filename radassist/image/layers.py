@@ -18,7 +18,7 @@ import warnings
 import numpy as np
 from scipy.signal import find_peaks
 
-from .measure import disc_patch
+from .measure import disc_patch, ring_means
 
 #: Rings are this wide (mm) in the radial profile.
 RING_WIDTH_MM = 0.5
@@ -86,12 +86,9 @@ def count_layers(residual: np.ndarray, coords: np.ndarray, det_mm: float) -> int
     values, rows, cols = sampled(max(1, round(step / 2)))
     sparse = sampled(max(1, round(step)))
 
-    def profile_about(centre: tuple[float, float], samples=(values, rows, cols)):
+    def profile_about(centre: tuple[float, float], samples):
         values, rows, cols = samples
-        bins = (np.hypot(rows - centre[0], cols - centre[1]) / step).astype(np.intp)
-        ok = bins < n_bins
-        profile = (np.bincount(bins[ok], weights=values[ok], minlength=n_bins)
-                   / np.maximum(np.bincount(bins[ok], minlength=n_bins), 1))
+        profile = ring_means(values, np.hypot(rows - centre[0], cols - centre[1]), step, n_bins)
         if profile.max() <= 0:
             return None
         # Mirrored about radius 0 so that a bright centre is a peak; background beyond the end.
@@ -112,13 +109,9 @@ def count_layers(residual: np.ndarray, coords: np.ndarray, det_mm: float) -> int
     _, centre, profile, peaks = best
     by_sector = _sector_profiles(values, rows - centre[0], cols - centre[1], step, n_bins)
     top = float(profile.max())
-    layers = 0
-    for p in peaks:
-        if p == 0:
-            layers += 1  # a bright centre (a nidus, or a solid lesion)
-        elif _goes_round(by_sector, p, SECTOR_PROMINENCE * top):
-            layers += 1
-    return max(1, layers)
+    # A bright centre (a nidus, or a solid lesion) is a layer of its own.
+    layers = sum(p == 0 or _goes_round(by_sector, p, SECTOR_PROMINENCE * top) for p in peaks)
+    return max(1, int(layers))
 
 
 def _sector_profiles(values, rows, cols, step, n_bins) -> np.ndarray:

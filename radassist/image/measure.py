@@ -235,18 +235,17 @@ def ring_depth(residual: np.ndarray, centre: tuple[float, float], radius_px: flo
         return 0.0
     patch, dist = _disc_patch(residual, centre, radius_px)
     inner = patch[dist <= max(RING_CENTRE_MIN_PX, RING_CENTRE_FRACTION * radius_px)]
-    peak = float(_ring_means(patch, dist, radius_px, 1.0).max())
+    peak = float(ring_means(patch, dist, 1.0, int(np.ceil(radius_px))).max())
     if inner.size == 0 or peak <= 0:
         return 0.0
     return float(np.clip(1.0 - inner.mean() / peak, 0.0, 1.0))
 
 
-def _ring_means(patch: np.ndarray, dist: np.ndarray, radius_px: float, step_px: float) -> np.ndarray:
-    """Mean of ``patch`` in rings of width ``step_px`` out to ``radius_px`` (0 for an empty ring)."""
+def ring_means(values: np.ndarray, dist: np.ndarray, step_px: float, n_bins: int) -> np.ndarray:
+    """Mean of ``values`` in ``n_bins`` rings of width ``step_px`` by ``dist`` from a centre (0 for an empty ring)."""
     bins = np.floor(dist / step_px).astype(int)
-    n_bins = int(np.ceil(radius_px / step_px))
     ok = bins < n_bins
-    sums = np.bincount(bins[ok], weights=patch[ok], minlength=n_bins)
+    sums = np.bincount(bins[ok], weights=values[ok], minlength=n_bins)
     counts = np.bincount(bins[ok], minlength=n_bins)
     return sums / np.maximum(counts, 1)
 
