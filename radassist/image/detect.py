@@ -30,7 +30,7 @@ import numpy as np
 from scipy import ndimage as ndi
 from skimage.morphology import remove_small_holes
 
-from .grids import block_mean
+from .grids import block_mean, median_square
 from .legframe import straight_frame
 from .morph import grow
 
@@ -392,7 +392,7 @@ def _local_median(image: np.ndarray, mm_per_px: float, window_mm: float) -> np.n
     step = max(1, int(round(2.0 / mm_per_px)))
     coarse = block_mean(image, step)
     size = max(3, int(round(window_mm / (step * mm_per_px))) | 1)
-    med = ndi.median_filter(coarse, size=size, mode="nearest")
+    med = median_square(coarse, size)
     if step == 1:
         return med
     return upsample_linear(med, step, image.shape)

@@ -56,3 +56,36 @@ def grid_factor(spacing_mm: float, target_mm: float) -> int:
     if spacing_mm <= 0:
         raise ValueError(f"spacing must be positive, got {spacing_mm}")
     return max(1, int(round(target_mm / spacing_mm)))
+
+
+def median_square(image: np.ndarray, size: int) -> np.ndarray:
+    """Running median over a ``size × size`` square (odd), edges repeated.
+
+    Equal to ``scipy.ndimage.median_filter(image, size, mode="nearest")``, a
+    few times faster on the small coarse grids it is used on: the ``size²``
+    shifted copies are stacked and partitioned once, instead of one selection
+    per pixel.
+
+    Parameters
+    ----------
+    image : ndarray, shape (H, W)
+    size : int
+        Odd window side in pixels (≥ 1).
+
+    Returns
+    -------
+    ndarray of float32
+    """
+    size = int(size)
+    if size < 1 or size % 2 == 0:
+        raise ValueError(f"median window must be odd and >= 1, got {size}")
+    img = np.asarray(image, dtype=np.float32)
+    if size == 1:
+        return img.copy()
+    h, w = img.shape
+    half = size // 2
+    padded = np.pad(img, half, mode="edge")
+    stack = np.stack([padded[i:i + h, j:j + w] for i in range(size) for j in range(size)])
+    middle = (size * size) // 2
+    stack.partition(middle, axis=0)
+    return stack[middle]

@@ -1,0 +1,32 @@
+"""Working grids: block means and the square running median."""
+
+import numpy as np
+import pytest
+from scipy import ndimage as ndi
+
+from radassist.image import grids
+
+
+@pytest.mark.parametrize("size", [1, 3, 5, 9])
+@pytest.mark.parametrize("shape", [(40, 31), (7, 60), (3, 3)])
+def test_median_square_equals_scipy_median_filter_with_repeated_edges(size, shape):
+    rng = np.random.default_rng(size * 100 + shape[0])
+    image = rng.normal(size=shape).astype(np.float32)
+    image[shape[0] // 2, :] += 5.0  # a bright line the median must remove
+    expected = ndi.median_filter(image, size=size, mode="nearest")
+    np.testing.assert_array_equal(grids.median_square(image, size), expected)
+
+
+def test_median_square_removes_a_dot_smaller_than_half_its_window_and_keeps_a_plateau():
+    image = np.zeros((30, 30), np.float32)
+    image[5:7, 5:7] = 1.0           # 4 px, fewer than half of 25
+    image[15:28, 15:28] = 2.0       # a plateau wider than the window
+    out = grids.median_square(image, 5)
+    assert out[5:7, 5:7].max() == 0.0
+    assert (out[17:26, 17:26] == 2.0).all()
+
+
+@pytest.mark.parametrize("size", [0, 4, -3])
+def test_median_square_refuses_an_even_or_empty_window(size):
+    with pytest.raises(ValueError, match="odd"):
+        grids.median_square(np.zeros((5, 5), np.float32), size)
