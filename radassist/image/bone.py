@@ -83,7 +83,6 @@ GAP_FILL_ACROSS_MM = 4.0
 GAP_FILL_ALONG_MM = 50.0
 #: Holes in the bone mask smaller than this are bone (lytic lesions, medulla).
 MAX_HOLE_MM2 = 600.0
-#: Lines where the bone is this many times wider than its median width are a joint ...
 #: Every part of a shaft lies on a run of bone this long (mm) ...
 SHAFT_SUPPORT_MM = 40.0
 #: ... at one of these angles to the leg axis (degrees); (margin, mm, for the shaft's edge) ...
@@ -95,6 +94,21 @@ BULGE_MAX_AREA_MM2 = 1500.0
 BULGE_SHAFT_END_MM = 25.0
 #: ... where the bone is no wider than this many times its typical shaft width.
 BULGE_MAX_WIDTH_RATIO = 1.25
+#: A shaft's two edges follow a smooth curve along the leg (a quadratic, refitted
+#: without the points straying more than this many mm, or 2.5 robust deviations) ...
+SHAFT_EDGE_TOLERANCE_MM = 2.0
+#: ... and bone standing out beyond that curve by more than this (mm), over at
+#: least this area (mm²), with the shaft going on beyond it both ways
+#: (BULGE_SHAFT_END_MM), is a soft-tissue lesion the watershed flooded into it ...
+SIDE_LOBE_MIN_DEPTH_MM = 4.0
+SIDE_LOBE_MIN_AREA_MM2 = 60.0
+#: ... when it reaches out at least this fraction of its own length along the
+#: leg (a lesion bulges; a long strip beside the fitted edge is the shaft's own
+#: irregular outline, or a second bone running alongside) ...
+SIDE_LOBE_MIN_DEPTH_FRACTION = 0.25
+#: ... and is at least this long along the leg (shorter knobs: see _trim_bulges).
+SIDE_LOBE_MIN_LENGTH_MM = 20.0
+#: Lines where the bone is this many times wider than its median width are a joint ...
 JOINT_WIDTH_FACTOR = 1.6
 #: ... or where bone fills this fraction of the leg's width ...
 JOINT_FILL_FRACTION = 0.8
@@ -298,6 +312,9 @@ def find_bone(
         return empty, [], 0, empty, empty
     joint = _joint_zone(bone, leg_s, mm_per_px) | _beyond_shafts(labels, long_labels, leg_s, mm_per_px)
     bone, bulges = _trim_bulges(bone, joint, mm_per_px)
+    lobes = _side_lobes(bone, labels, long_labels, joint, mm_per_px)
+    bone &= ~lobes
+    bulges |= lobes
     bone |= _joint_territory(labels, long_labels, leg_s, mm_per_px)
     across = max(3, int(round(GAP_FILL_ACROSS_MM / mm_per_px)))
     along = max(3, int(round(GAP_FILL_ALONG_MM / mm_per_px)))
@@ -374,6 +391,83 @@ def _trim_bulges(bone: np.ndarray, joint: np.ndarray, mm_per_px: float) -> tuple
             small[i] = False
     bulges = small[labels]
     return bone & ~bulges, bulges
+
+
+def _side_lobes(bone: np.ndarray, labels: np.ndarray, long_labels: list[int], joint: np.ndarray,
+                mm_per_px: float) -> np.ndarray:
+    """Lobes on the side of a shaft that its edges do not explain (straight frame).
+
+    :func:`_trim_bulges` gives back lesions shorter than a shaft's support
+    runs; a long lesion beside a shaft (a fusiform mass, 40–150 mm along the
+    leg, or the calcified rim around one) has runs as long as the bone's own.
+    What gives it away is the shaft's outline: each edge of a tibia or fibula
+    is a smooth curve along the leg, fitted robustly here, and a lobe standing
+    :data:`SIDE_LOBE_MIN_DEPTH_MM` beyond it, away from the joints and the
+    shaft's ends, is not bone. A knob shorter than
+    :data:`SIDE_LOBE_MIN_LENGTH_MM` along the leg is left to
+    :func:`_trim_bulges`: there, a condyle's or a malleolus's corner looks the same.
+    """
+    lobes = np.zeros(bone.shape, dtype=bool)
+    joint_rows = joint.any(axis=1)
+    min_length = SIDE_LOBE_MIN_LENGTH_MM / mm_per_px
+    reach = int(round(BULGE_SHAFT_END_MM / mm_per_px))
+    depth = SIDE_LOBE_MIN_DEPTH_MM / mm_per_px
+    min_area = SIDE_LOBE_MIN_AREA_MM2 / mm_per_px**2
+    cols = np.arange(bone.shape[1])
+    for lab in long_labels:
+        piece = (labels == lab) & bone
+        rows = np.flatnonzero(piece.any(axis=1) & ~joint_rows)
+        if rows.size < 3 * reach:
+            continue
+        inside = piece[rows]
+        left = np.where(inside, cols, bone.shape[1]).min(axis=1)
+        right = np.where(inside, cols, -1).max(axis=1)
+        fitted = [_edge_curve(rows, edge, SHAFT_EDGE_TOLERANCE_MM / mm_per_px) for edge in (left, right)]
+        # How far each pixel lies outside the fitted edges (0 within them).
+        out = np.zeros(bone.shape, dtype=np.float32)
+        out[rows] = np.maximum(fitted[0][:, None] - cols[None, :], cols[None, :] - fitted[1][:, None]).clip(0)
+        out[rows] *= inside
+        beyond = out > depth
+        lobe_labels, n = ndi.label(out > 0)  # the lobe itself reaches back to the fitted edge
+        if n == 0:
+            continue
+        deep = np.zeros(n + 1, dtype=bool)
+        deep[np.unique(lobe_labels[beyond])] = True
+        deep[0] = False
+        first, last = int(rows[0]), int(rows[-1])
+        for i, sl in enumerate(ndi.find_objects(lobe_labels), start=1):
+            if sl is None or not deep[i]:
+                continue
+            own = lobe_labels[sl] == i
+            length = sl[0].stop - sl[0].start
+            along_shaft = sl[0].start - first >= reach and last - sl[0].stop >= reach
+            bulging = float(out[sl][own].max()) >= SIDE_LOBE_MIN_DEPTH_FRACTION * length
+            if along_shaft and bulging and length >= min_length and own.sum() >= min_area:
+                lobes[sl] |= own
+    return lobes
+
+
+def _edge_curve(rows: np.ndarray, edge: np.ndarray, tolerance_px: float) -> np.ndarray:
+    """A quadratic along the rows through ``edge``, refitted without its outliers.
+
+    The first fit takes every point. A lobe small against the shaft leaves it
+    close to the shaft's edge and is then left out; a lobe as large as the
+    bone itself (a condyle or a tibial plateau in a shaft the joint search
+    did not stop) pulls the first fit towards it and stays in, as bone. On
+    three synthetic sets a fit started from the median edge instead trimmed
+    such knee bones (and one study's whole knee).
+    """
+    keep = np.ones(rows.size, dtype=bool)
+    x = (rows - rows.mean()) / max(float(np.ptp(rows)), 1.0)
+    for _ in range(4):
+        coeffs = np.polyfit(x[keep], edge[keep], 2)
+        residual = edge - np.polyval(coeffs, x)
+        spread = 1.4826 * float(np.median(np.abs(residual[keep] - np.median(residual[keep]))))
+        new = np.abs(residual) <= max(tolerance_px, 2.5 * spread)
+        if new.sum() < 10 or (new == keep).all():
+            break
+        keep = new
+    return np.polyval(coeffs, x)
 
 
 def _keep_pieces(bone: np.ndarray, leg: np.ndarray, mm_per_px: float):
