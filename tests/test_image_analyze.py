@@ -222,6 +222,49 @@ def test_a_beaded_arterial_wall_is_one_arterial_cluster():
     assert hits[0].lesion_count >= 3
 
 
+def test_a_bead_left_alone_by_a_long_gap_in_an_arterial_wall_joins_it_but_one_off_its_course_does_not():
+    spacing = 0.2
+    phantom = make_phantom(spacing_mm=spacing, seed=4)
+    yy, xx = np.mgrid[0 : phantom.pixels.shape[0], 0 : phantom.pixels.shape[1]].astype(np.float32) * spacing
+    col = 45.0
+
+    def clusters_with_bead_at(bead_col):
+        # The beaded wall of test_a_beaded_arterial_wall_is_one_arterial_cluster, and one
+        # more bead 27 mm beyond its last: farther than the grouping joins beads.
+        wall = (np.abs(xx - col) < 0.6) & (yy > 100) & (yy < 130)
+        for r, c in [(142.0, col), (156.0, col), (168.0, col + 4.0), (195.0, bead_col)]:
+            wall |= (yy - r) ** 2 + (xx - c) ** 2 < 1.2**2
+        result = analyze_image(phantom.pixels + 0.06 * wall, (spacing, spacing))
+        return [(c.pattern, c.lesion_count) for c in result.clusters
+                if c.bbox_px[0] * spacing < 200 and c.bbox_px[2] * spacing > 100]
+
+    # On the wall's course: one arterial cluster holding the bead too.
+    assert clusters_with_bead_at(col) == [("arterial", 4)]
+    # 12 mm to the side of it: the bead is a cluster of its own.
+    assert sorted(clusters_with_bead_at(col + 12.0)) == [("arterial", 3), ("nonspecific", 1)]
+
+
+def test_a_piece_is_on_an_arterys_course_within_the_gap_and_band_only():
+    from radassist.image.cluster import FRAGMENT_GAP_MM, FRAGMENT_OFFSET_MM, Group, on_course
+
+    det_mm = 0.25
+    rows = np.arange(0, 200)
+    line = Group(foci=[], coords=np.stack([rows, 50 + (rows % 3) - 1], axis=1))  # a wall 3 px wide
+
+    def piece(start_row, col):
+        r = np.arange(start_row, start_row + 10)
+        return Group(foci=[], coords=np.stack([r, np.full(r.size, col)], axis=1))
+
+    gap_px = FRAGMENT_GAP_MM / det_mm
+    off_px = FRAGMENT_OFFSET_MM / det_mm
+    assert on_course(line, piece(int(200 + 0.8 * gap_px), 50), det_mm, 0.0)
+    assert on_course(line, piece(int(-10 - 0.8 * gap_px), 51), det_mm, 0.0)  # beyond the other end
+    assert not on_course(line, piece(int(200 + 1.2 * gap_px), 50), det_mm, 0.0)
+    assert not on_course(line, piece(100, int(51 + 1.5 * off_px)), det_mm, 0.0)
+    # The leg axis sets "along": with the leg along the columns the same piece is beside the line.
+    assert not on_course(line, piece(int(200 + 0.8 * gap_px), 50), det_mm, np.pi / 2)
+
+
 def test_only_unnamed_clusters_on_a_strong_edge_are_dropped_as_edge_artefacts():
     from radassist.image.artefacts import UNNAMED_MAX_EDGE_STEP, unnamed_on_edge
 

@@ -270,6 +270,9 @@ def analyze_image(
         kept = [(g, d) for g, d in kept if not artefacts.smooth_lone_line(g.features, d.pattern)]
         smooth_lines = lines_named - len(kept)
         kept = _with_nodule_company(kept)
+        kept = _with_artery_fragments(kept, lambda g: _group_features(g, found, grids, seg, contrast, snr,
+                                                                       bone_distance, mass_regions),
+                                      grids.det_mm, seg.axis_angle)
         # A mass is reported with the clusters that found it or lie in it.
         kept_ids = {id(g) for g, _ in kept}
         in_use = sorted({i for i, gid in found_by.items() if gid in kept_ids}
@@ -405,6 +408,52 @@ def _with_nodule_company(kept: list[tuple[cluster.Group, classify.Decision]]) ->
             decision = classify.decide(g.features)
         out.append((g, decision))
     return out
+
+
+def _with_artery_fragments(kept: list[tuple[cluster.Group, classify.Decision]], features_of,
+                           det_mm: float, axis_angle: float) -> list[tuple[cluster.Group, classify.Decision]]:
+    """The reported clusters, unnamed fragments on an artery's course joined to it.
+
+    A calcified artery is "a beaded or interrupted line" (patterns.md): the
+    grouping joins beads across gaps up to :data:`.cluster.BEAD_GAP_MM`, but a
+    longer gap leaves a bead or two on their own, which fit no pattern and
+    then outrank the artery as the study's primary pattern. A ``nonspecific``
+    cluster of at most :data:`.cluster.FRAGMENT_MAX_FOCI` foci on an arterial
+    cluster's course (:func:`.cluster.on_course`) is measured and named again
+    together with it, and joins it when the whole is still arterial.
+    ``features_of(group)`` measures a group as the measurement stage does.
+    """
+    out = list(kept)
+    for line, line_decision in kept:
+        if line_decision.pattern != "arterial":
+            continue
+        pieces = [(g, d) for g, d in out if d.pattern == "nonspecific"
+                  and g.features.get("lesion_count", 0) <= cluster.FRAGMENT_MAX_FOCI
+                  and g.features.get("mass_overlap", 0.0) < 0.3
+                  and cluster.on_course(line, g, det_mm, axis_angle)]
+        if not pieces:
+            continue
+        whole = cluster.merged([line] + [g for g, _ in pieces])
+        features = features_of(whole)
+        decision = classify.decide(features)
+        if decision.pattern != "arterial":
+            continue
+        # The artery keeps its identity (a mass it found stays its own).
+        line.foci, line.coords, line.features = whole.foci, whole.coords, features
+        dropped = {id(g) for g, _ in pieces}
+        out = [(g, decision if g is line else d) for g, d in out if id(g) not in dropped]
+    return out
+
+
+def _group_features(group: cluster.Group, found: detect.Detection, grids: _Grids, seg: segment.Segmentation,
+                    contrast: float, snr: np.ndarray, bone_distance: np.ndarray,
+                    mass_regions: list[masses.MassRegion]) -> dict[str, float]:
+    """A group's features as the measurement and mass stages give them."""
+    features = cluster.describe_group(group, found.residual, grids.det_mm, seg.axis_angle, contrast,
+                                      snr=snr, allowed=found.allowed)
+    features["bone_distance_mm"] = float(np.median(_sample_seg(bone_distance, group, found, grids)))
+    features.update(_mass_relation(group, found, grids, mass_regions))
+    return features
 
 
 def _exclusion_notes(seg: segment.Segmentation) -> list[str]:

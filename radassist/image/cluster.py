@@ -32,6 +32,13 @@ BEAD_GAP_MM = 20.0
 #: ... and lies within this distance of the line (the partner wall of a
 #: "tram track" runs 2–6 mm from it).
 BEAD_OFFSET_MM = 7.0
+#: After naming: an unnamed fragment (at most this many foci) on the course of
+#: an arterial cluster, within this gap (mm) along the leg beyond its ends and
+#: this far (mm) outside the band its walls fill across the leg, is a piece of
+#: that artery.
+FRAGMENT_MAX_FOCI = 3
+FRAGMENT_GAP_MM = 40.0
+FRAGMENT_OFFSET_MM = 3.0
 #: A piece is linear when it is this elongated ...
 LINEAR_MIN_ELONGATION = 3.0
 #: ... and runs within this angle of the leg axis.
@@ -183,6 +190,36 @@ def _join_collinear(members: list[list[int]], foci: list[Focus], det_mm: float, 
             if changed:
                 break
     return members
+
+
+def on_course(line: Group, piece: Group, det_mm: float, axis_angle: float) -> bool:
+    """Whether ``piece`` lies on the course of the linear cluster ``line``, extended along the leg.
+
+    Arteries run along the leg (patterns.md), so the course is the band
+    across the leg that the line's pixels fill (both walls of a tram track),
+    extended along the leg axis: a direction fitted to a short line, or to
+    a tram track's two walls, would swing far off over a long gap. ``piece``
+    qualifies when its centre is within :data:`FRAGMENT_OFFSET_MM` of that
+    band and within :data:`FRAGMENT_GAP_MM` of the line's ends.
+    """
+    ca, sa = np.cos(axis_angle), np.sin(axis_angle)
+
+    def along_across(coords: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        r, c = coords[:, 0].astype(float), coords[:, 1].astype(float)
+        return r * ca + c * sa, -r * sa + c * ca
+
+    u, v = along_across(line.coords)
+    lo, hi = np.percentile(v, [5, 95])
+    pu, pv = along_across(piece.coords)
+    centre = float(pv.mean())
+    offset = max(lo - centre, centre - hi, 0.0)
+    gap = max(float(pu.min() - u.max()), float(u.min() - pu.max()), 0.0)
+    return offset * det_mm <= FRAGMENT_OFFSET_MM and gap * det_mm <= FRAGMENT_GAP_MM
+
+
+def merged(groups: list[Group]) -> Group:
+    """One group holding the foci of several (features to be measured again)."""
+    return Group(foci=[f for g in groups for f in g.foci], coords=np.concatenate([g.coords for g in groups]))
 
 
 def describe_group(group: Group, residual: np.ndarray, det_mm: float, axis_angle: float,
