@@ -62,6 +62,45 @@ class Focus:
         return self.major_mm / max(self.minor_mm, 1e-6)
 
 
+def moment_shape(coords: np.ndarray) -> tuple[float, float, float, float]:
+    """Ellipse of the same second moments as a set of pixels.
+
+    The same quantities as scikit-image's ``regionprops`` (``axis_major_length``,
+    ``axis_minor_length``, ``eccentricity``; ``orientation`` flipped to the
+    row→column convention), from the coordinates' covariance directly: the
+    region-image moments behind them cost more than the rest of a focus's
+    measurement.
+
+    Parameters
+    ----------
+    coords : ndarray, shape (n, 2)
+        ``(row, col)`` pixel coordinates, ``n >= 1``.
+
+    Returns
+    -------
+    major, minor : float
+        Full axis lengths (pixels).
+    orientation : float
+        Angle of the major axis from the row direction towards the column
+        direction, radians in ``(-pi/2, pi/2]``.
+    eccentricity : float
+    """
+    rc = np.asarray(coords, dtype=np.float64)
+    d = rc - rc.mean(axis=0)
+    var_r = float(np.mean(d[:, 0] * d[:, 0]))
+    var_c = float(np.mean(d[:, 1] * d[:, 1]))
+    cov = float(np.mean(d[:, 0] * d[:, 1]))
+    # scikit-image's inertia tensor [[var_c, -cov], [-cov, var_r]] and its eigenvalues.
+    half_sum, root = (var_r + var_c) / 2, np.hypot((var_r - var_c) / 2, cov)
+    l1, l2 = half_sum + root, max(half_sum - root, 0.0)
+    if var_c - var_r == 0:
+        sk_orientation = np.pi / 4 if cov > 0 else -np.pi / 4
+    else:
+        sk_orientation = 0.5 * np.arctan2(2 * cov, var_r - var_c)
+    eccentricity = float(np.sqrt(1 - l2 / l1)) if l1 > 0 else 0.0
+    return 4 * float(np.sqrt(l1)), 4 * float(np.sqrt(l2)), -float(sk_orientation), eccentricity
+
+
 def axis_angle_deg(orientation_rows: float, axis_angle: float) -> float:
     """Unsigned angle (degrees, 0–90) between a direction and the leg axis.
 
@@ -121,12 +160,9 @@ def measure_foci(
         area = float(region.area) * px_area
         filled = float(region.area_filled) * px_area
         if region.area >= 3:
-            major = float(region.axis_major_length) * det_mm
-            minor = float(region.axis_minor_length) * det_mm
-            # skimage's orientation is the angle from the row axis, counter-clockwise
-            # towards *negative* columns; flip it to the row→column convention.
-            orient = -float(region.orientation)
-            ecc = float(region.eccentricity)
+            major, minor, orient, ecc = moment_shape(coords)
+            major *= det_mm
+            minor *= det_mm
             # Dots of a few pixels are convex and their own skeleton; skip the costly parts.
             solidity = float(region.solidity) if region.area >= SMALL_FOCUS_PX else 1.0
         else:
