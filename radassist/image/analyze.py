@@ -240,9 +240,7 @@ def analyze_image(
             _note(notes, len(on_bone), "cluster", "on bone outside the bone mask (a bone edge or trabecula) excluded")
         snr = found.smoothed / found.noise
         for g in groups:
-            g.features = cluster.describe_group(g, found.residual, grids.det_mm, seg.axis_angle, contrast,
-                                                snr=snr, allowed=found.allowed)
-            g.features["bone_distance_mm"] = float(np.median(distances[id(g)]))
+            g.features = _measured(g, found, grids, seg, contrast, snr, bone_distance)
         overshoots = [g for g in groups if artefacts.edge_overshoot(g)]
         groups = [g for g in groups if not any(g is e for e in overshoots)]
         _note(notes, len(overshoots), "bright edge artefact", "(overshoot beside a skin, fat-plane or bone edge) excluded")
@@ -270,9 +268,10 @@ def analyze_image(
         kept = [(g, d) for g, d in kept if not artefacts.smooth_lone_line(g.features, d.pattern)]
         smooth_lines = lines_named - len(kept)
         kept = _with_nodule_company(kept)
-        kept = _with_artery_fragments(kept, lambda g: _group_features(g, found, grids, seg, contrast, snr,
-                                                                       bone_distance, mass_regions),
-                                      grids.det_mm, seg.axis_angle)
+        kept = _with_artery_fragments(
+            kept, lambda g: {**_measured(g, found, grids, seg, contrast, snr, bone_distance),
+                             **_mass_relation(g, found, grids, mass_regions)},
+            grids.det_mm, seg.axis_angle)
         # A mass is reported with the clusters that found it or lie in it.
         kept_ids = {id(g) for g, _ in kept}
         in_use = sorted({i for i, gid in found_by.items() if gid in kept_ids}
@@ -421,7 +420,7 @@ def _with_artery_fragments(kept: list[tuple[cluster.Group, classify.Decision]], 
     cluster of at most :data:`.cluster.FRAGMENT_MAX_FOCI` foci on an arterial
     cluster's course (:func:`.cluster.on_course`) is measured and named again
     together with it, and joins it when the whole is still arterial.
-    ``features_of(group)`` measures a group as the measurement stage does.
+    ``features_of(group)`` measures a group as the measurement and mass stages do.
     """
     out = list(kept)
     for line, line_decision in kept:
@@ -445,14 +444,12 @@ def _with_artery_fragments(kept: list[tuple[cluster.Group, classify.Decision]], 
     return out
 
 
-def _group_features(group: cluster.Group, found: detect.Detection, grids: _Grids, seg: segment.Segmentation,
-                    contrast: float, snr: np.ndarray, bone_distance: np.ndarray,
-                    mass_regions: list[masses.MassRegion]) -> dict[str, float]:
-    """A group's features as the measurement and mass stages give them."""
+def _measured(group: cluster.Group, found: detect.Detection, grids: _Grids, seg: segment.Segmentation,
+              contrast: float, snr: np.ndarray, bone_distance: np.ndarray) -> dict[str, float]:
+    """A group's features from the measurement stage (its relation to a mass comes later)."""
     features = cluster.describe_group(group, found.residual, grids.det_mm, seg.axis_angle, contrast,
                                       snr=snr, allowed=found.allowed)
     features["bone_distance_mm"] = float(np.median(_sample_seg(bone_distance, group, found, grids)))
-    features.update(_mass_relation(group, found, grids, mass_regions))
     return features
 
 
