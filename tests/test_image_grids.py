@@ -30,3 +30,22 @@ def test_median_square_removes_a_dot_smaller_than_half_its_window_and_keeps_a_pl
 def test_median_square_refuses_an_even_or_empty_window(size):
     with pytest.raises(ValueError, match="odd"):
         grids.median_square(np.zeros((5, 5), np.float32), size)
+
+
+@pytest.mark.parametrize("shape", [(40, 31), (7, 60), (1, 5), (3, 3)])
+def test_box_mean3_equals_scipy_uniform_filter_with_repeated_edges(shape):
+    rng = np.random.default_rng(shape[0] * 7 + shape[1])
+    image = (rng.normal(size=shape) * 0.05).astype(np.float32)
+    image[0, 0] = 3.0  # a corner value the repeated edge must count four times
+    expected = ndi.uniform_filter(image, 3, mode="nearest")
+    out = grids.box_mean3(image)
+    assert out.dtype == np.float32 and out.shape == image.shape
+    np.testing.assert_allclose(out, expected, rtol=0, atol=1e-6)
+
+
+def test_box_mean3_of_a_single_bright_pixel_spreads_a_ninth_over_its_neighbours():
+    image = np.zeros((5, 5), np.float32)
+    image[2, 2] = 9.0
+    out = grids.box_mean3(image)
+    np.testing.assert_allclose(out[1:4, 1:4], 1.0, rtol=1e-6)
+    assert out[0].max() == 0.0 and out[:, 4].max() == 0.0

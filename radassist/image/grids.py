@@ -89,3 +89,28 @@ def median_square(image: np.ndarray, size: int) -> np.ndarray:
     middle = (size * size) // 2
     stack.partition(middle, axis=0)
     return stack[middle]
+
+
+def box_mean3(image: np.ndarray) -> np.ndarray:
+    """Mean over each pixel's ``3 × 3`` neighbourhood, edges repeated.
+
+    Equal (to float32 rounding) to ``scipy.ndimage.uniform_filter(image, 3,
+    mode="nearest")`` and about three times faster on the detection grid:
+    six whole-array additions of shifted views instead of two line-by-line
+    passes in double precision.
+
+    Parameters
+    ----------
+    image : ndarray, shape (H, W)
+
+    Returns
+    -------
+    ndarray of float32
+    """
+    padded = np.pad(np.asarray(image, dtype=np.float32), 1, mode="edge")
+    rows = padded[:-2] + padded[1:-1]
+    rows += padded[2:]
+    out = rows[:, :-2] + rows[:, 1:-1]
+    out += rows[:, 2:]
+    out *= np.float32(1.0 / 9.0)
+    return out
