@@ -23,7 +23,7 @@ from skimage.filters import sobel
 from skimage.morphology import remove_small_holes
 from skimage.segmentation import watershed
 
-from .legframe import straight_frame
+from .legframe import line_opening, straight_frame
 from .morph import grow, open_line, shrink
 
 #: The opening on each line is this fraction of the leg's width on that line ...
@@ -353,17 +353,9 @@ def _trim_bulges(bone: np.ndarray, joint: np.ndarray, mm_per_px: float) -> tuple
     """
     length = max(3, int(round(SHAFT_SUPPORT_MM / mm_per_px)))
     support = np.zeros(bone.shape, dtype=bool)
-    rows = np.arange(bone.shape[0])
     for slope in np.tan(np.radians(SHAFT_SUPPORT_TILTS_DEG)):
-        shift = np.round(rows * slope).astype(np.intp)
-        shift -= shift.min()
-        width = bone.shape[1] + int(shift.max())
-        sheared = np.zeros((bone.shape[0], width), dtype=np.uint8)
-        cols = np.arange(bone.shape[1])[None, :] + shift[:, None]
-        sheared[rows[:, None], cols] = bone | joint  # a shaft runs on into its joint
-        opened = ndi.minimum_filter1d(sheared, length, axis=0, mode="constant", cval=0)
-        opened = ndi.maximum_filter1d(opened, length, axis=0, mode="constant", cval=0)
-        support |= opened[rows[:, None], cols].astype(bool)
+        # A shaft runs on into its joint; beyond the frame's ends there is no bone.
+        support |= line_opening(bone | joint, length, slope, fill=0, mode="constant").astype(bool)
     support = grow(support, max(1, int(round(SHAFT_SUPPORT_MARGIN_MM / mm_per_px))))
     loose = bone & ~support & ~joint
     labels, n = ndi.label(loose)

@@ -68,3 +68,46 @@ def straight_frame(mask: np.ndarray, axis_angle: float, margin_px: int = 2) -> S
     u0, v0 = np.floor(u.min()) - margin_px, np.floor(v.min()) - margin_px
     shape = (int(np.ceil(u.max() - u0)) + margin_px + 1, int(np.ceil(v.max() - v0)) + margin_px + 1)
     return StraightFrame(float(axis_angle), float(u0), float(v0), shape)
+
+
+def line_opening(straight: np.ndarray, length: int, slope: float, fill: float = 0.0,
+                 mode: str = "nearest") -> np.ndarray:
+    """Grey opening of a straight-frame image by a line ``length`` pixels long along its rows.
+
+    The line leans ``slope`` columns per row from the frame's axis. Rather
+    than resampling the image at that tilt, each row is shifted by a whole
+    number of columns (a shear), which makes the leaning line vertical; the
+    opening is then two running extremes down the columns, and the rows are
+    shifted back. No value is interpolated.
+
+    Parameters
+    ----------
+    straight : ndarray, shape (rows, columns)
+        Image in a straight frame (axis along the rows); bool images are
+        opened as 0/1.
+    length : int
+        Line length in rows (odd, so the line is centred).
+    slope : float
+        Columns per row.
+    fill : float
+        Value beyond the image's sides once sheared (and beyond its ends
+        when ``mode="constant"``).
+    mode : str
+        How the running extremes treat the frame's ends
+        (:func:`scipy.ndimage.minimum_filter1d`).
+
+    Returns
+    -------
+    ndarray, same shape and dtype as ``straight`` (uint8 for bool input)
+    """
+    values = straight.astype(np.uint8) if straight.dtype == bool else straight
+    rows = np.arange(values.shape[0])
+    # Row i moves left by its line's lean, so the leaning line stands upright.
+    shift = -np.round(rows * slope).astype(np.intp)
+    shift -= shift.min()
+    sheared = np.full((values.shape[0], values.shape[1] + int(shift.max())), fill, dtype=values.dtype)
+    cols = np.arange(values.shape[1])[None, :] + shift[:, None]
+    sheared[rows[:, None], cols] = values
+    opened = ndi.minimum_filter1d(sheared, length, axis=0, mode=mode, cval=fill)
+    opened = ndi.maximum_filter1d(opened, length, axis=0, mode=mode, cval=fill)
+    return opened[rows[:, None], cols]
