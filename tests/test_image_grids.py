@@ -49,3 +49,24 @@ def test_box_mean3_of_a_single_bright_pixel_spreads_a_ninth_over_its_neighbours(
     out = grids.box_mean3(image)
     np.testing.assert_allclose(out[1:4, 1:4], 1.0, rtol=1e-6)
     assert out[0].max() == 0.0 and out[:, 4].max() == 0.0
+
+
+@pytest.mark.parametrize("shape", [(61, 47), (5, 5), (7, 3), (40, 1)])
+@pytest.mark.parametrize("radius, factor", [(4, 5), (1, 2), (0, 3), (3, 3), (2, 5)])
+def test_grown_block_any_equals_growing_then_taking_block_means(shape, radius, factor):
+    from radassist.image.morph import grow
+
+    mask = np.random.default_rng(shape[0] + radius * 10 + factor).random(shape) > 0.93
+    grown = grow(mask, radius) if radius else mask
+    expected = grids.block_mean(grown.astype(np.float32), factor) > 0
+    np.testing.assert_array_equal(grids.grown_block_any(mask, radius, factor), expected)
+
+
+def test_grown_block_any_reaches_the_next_block_only_within_the_radius():
+    mask = np.zeros((20, 20), bool)
+    mask[8, 8] = True                       # in block (1, 1) of 5-pixel blocks, 2 px from block 2
+    assert grids.grown_block_any(mask, 1, 5).sum() == 1
+    reached = grids.grown_block_any(mask, 2, 5)
+    assert reached[1:3, 1:3].all() and reached.sum() == 4
+    with pytest.raises(ValueError, match="radius"):
+        grids.grown_block_any(mask, 6, 5)

@@ -30,7 +30,7 @@ import numpy as np
 from scipy import ndimage as ndi
 from skimage.morphology import remove_small_holes
 
-from .grids import block_mean, box_mean3, median_square
+from .grids import block_mean, box_mean3, grown_block_any, median_square
 from .legframe import straight_frame
 from .morph import grow
 
@@ -286,14 +286,14 @@ def detect_foci(
     residual = crop - provisional_up
     smoothed, offset, noise = _standardised(residual, allowed, tile)
     objects = (smoothed > EXCLUDE_SNR * noise) & allowed
-    objects = grow(objects, max(1, int(round(EXCLUDE_MARGIN_MM / det_mm))))
 
     # Pass 2, the background proper: the soft tissue around the objects,
     # interpolated under them (normalised Gaussian smoothing on the
     # segmentation grid), so an object's full contrast is measured however
     # large it is.
     set_aside = np.zeros(seg_image.shape, dtype=bool)
-    set_aside[sr0:sr1, sc0:sc1] = block_mean(objects.astype(np.float32), ratio)[: sr1 - sr0, : sc1 - sc0] > 0
+    margin = min(max(1, int(round(EXCLUDE_MARGIN_MM / det_mm))), ratio)  # under one segmentation pixel
+    set_aside[sr0:sr1, sc0:sc1] = grown_block_any(objects, margin, ratio)[: sr1 - sr0, : sc1 - sc0]
     if axis_angle is not None and leg_seg is not None:
         set_aside |= _short_lumps(seg_image, leg_seg, allowed_seg, axis_angle, seg_mm, tissue_contrast)
     # The inside of a ring or of a large lesion (whose flat interior the

@@ -114,3 +114,43 @@ def box_mean3(image: np.ndarray) -> np.ndarray:
     out += rows[:, 2:]
     out *= np.float32(1.0 / 9.0)
     return out
+
+
+def grown_block_any(mask: np.ndarray, radius: int, factor: int) -> np.ndarray:
+    """Blocks of ``factor × factor`` pixels that ``mask``, grown by a square of half-side ``radius``, touches.
+
+    Equal to ``block_mean(grow(mask, radius), factor) > 0`` without growing
+    the fine mask: a block is reached when the mask has a pixel within
+    ``radius`` of it, that is, in the block itself or in the ``radius``
+    nearest rows (columns) of its neighbours. Rows, then columns.
+
+    Parameters
+    ----------
+    mask : ndarray of bool, shape (H, W)
+    radius : int
+        Growth half-side in pixels, ``0 <= radius <= factor``.
+    factor : int
+        Block size in pixels (≥ 1).
+
+    Returns
+    -------
+    ndarray of bool, shape ``(ceil(H / factor), ceil(W / factor))``
+    """
+    radius, factor = int(radius), int(factor)
+    if not 0 <= radius <= factor:
+        raise ValueError(f"growth radius must lie in [0, {factor}], got {radius}")
+    return _grown_any_along(_grown_any_along(np.asarray(mask, dtype=bool), radius, factor, 0), radius, factor, 1)
+
+
+def _grown_any_along(mask: np.ndarray, radius: int, factor: int, axis: int) -> np.ndarray:
+    m = np.moveaxis(mask, axis, 0)
+    n = m.shape[0]
+    blocks = -(-n // factor)
+    if blocks * factor != n:
+        m = np.concatenate([m, np.zeros((blocks * factor - n,) + m.shape[1:], dtype=bool)])
+    m = m.reshape((blocks, factor) + m.shape[1:])
+    out = m.any(axis=1)
+    if radius:
+        out[1:] |= m[:-1, factor - radius:].any(axis=1)  # the last rows of the block before
+        out[:-1] |= m[1:, :radius].any(axis=1)           # the first rows of the block after
+    return np.moveaxis(out, 0, axis)
