@@ -72,28 +72,3 @@ def test_the_edge_curve_leaves_out_a_short_lobe_and_follows_a_smooth_flare():
     flare = 60.0 + 12.0 * ((rows - 150) / 150.0) ** 2
     assert np.abs(bone._edge_curve(rows, flare, tolerance_px=2.0) - flare).max() < 0.5
 
-
-def test_line_opening_keeps_a_line_leaning_at_its_slope_and_removes_what_is_shorter():
-    from radassist.image.legframe import line_opening
-
-    image = np.zeros((120, 60), bool)
-    rows = np.arange(10, 110)
-    leaning = np.round(20 + rows * np.tan(np.radians(6))).astype(int)
-    image[rows, leaning] = True          # 100 rows long, 6° off the axis
-    image[40:60, 50] = True              # 20 rows long, straight
-    kept = line_opening(image, 41, np.tan(np.radians(6)), fill=0, mode="constant").astype(bool)
-    assert kept[rows, leaning].all()
-    assert not kept[:, 50].any()
-    # The same leaning line, opened straight down the axis, is broken into
-    # runs of about ten rows: nothing 41 rows long is left.
-    assert not line_opening(image, 41, 0.0, fill=0, mode="constant").any()
-
-
-def test_line_opening_of_a_grey_image_takes_the_line_minimum_at_its_flat_ends():
-    from radassist.image.legframe import line_opening
-    from scipy import ndimage as ndi
-
-    rng = np.random.default_rng(3)
-    image = rng.normal(size=(50, 20)).astype(np.float32)
-    expected = ndi.grey_opening(image, size=(9, 1), mode="nearest")
-    np.testing.assert_array_equal(line_opening(image, 9, 0.0, fill=0.0), expected)

@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage as ndi
 
-from .legframe import StraightFrame, straight_frame
+from .legframe import straight_frame
 
 #: Length (mm) of the line opening along the leg: longer than any compact
 #: lesion, shorter than the distance over which a cortex tilted by a few
@@ -76,18 +76,6 @@ def axial_opening(image: np.ndarray, leg: np.ndarray, axis_angle: float, length_
         else:
             frame = straight_frame(leg, angle, margin_px=n // 2 + 2)
             straight = frame.sample(source, order=1, cval=fill)
-            opened = back_linear(frame, ndi.grey_opening(straight, size=(n, 1), mode="nearest"), image)
+            opened = frame.back_linear(ndi.grey_opening(straight, size=(n, 1), mode="nearest"), image)
         best = opened if best is None else np.maximum(best, opened)
     return best
-
-
-def back_linear(frame: StraightFrame, straight: np.ndarray, fallback: np.ndarray) -> np.ndarray:
-    """Bilinear map of a straight-frame array back onto the grid; ``fallback`` outside the frame."""
-    rr, cc = np.indices(fallback.shape, dtype=np.float32)
-    ca, sa = np.float32(np.cos(frame.angle)), np.float32(np.sin(frame.angle))
-    i = rr * ca + cc * sa - np.float32(frame.u0)
-    j = -rr * sa + cc * ca - np.float32(frame.v0)
-    inside = (i >= 0) & (i <= frame.shape[0] - 1) & (j >= 0) & (j <= frame.shape[1] - 1)
-    out = np.array(fallback, dtype=np.float32, copy=True)
-    out[inside] = ndi.map_coordinates(straight, [i[inside], j[inside]], order=1, prefilter=False)
-    return out
