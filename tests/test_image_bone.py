@@ -72,3 +72,19 @@ def test_the_edge_curve_leaves_out_a_short_lobe_and_follows_a_smooth_flare():
     flare = 60.0 + 12.0 * ((rows - 150) / 150.0) ** 2
     assert np.abs(bone._edge_curve(rows, flare, tolerance_px=2.0) - flare).max() < 0.5
 
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_flood_equals_the_full_watershed(seed):
+    from scipy import ndimage as ndi
+    from skimage.segmentation import watershed
+
+    rng = np.random.default_rng(seed)
+    gradient = ndi.gaussian_filter(rng.random((80, 60)), 1.5)
+    markers = np.zeros(gradient.shape, np.int32)
+    markers[:, :8] = 1                       # a wide marked band, as outside the leg
+    markers[rng.random(gradient.shape) > 0.97] = 2
+    markers[30:36, 30:34] = 3
+    flooded = bone.flood(gradient, markers)
+    np.testing.assert_array_equal(flooded, watershed(gradient, markers))
+    assert set(np.unique(flooded)) == {1, 2, 3}
