@@ -70,3 +70,19 @@ def test_grown_block_any_reaches_the_next_block_only_within_the_radius():
     assert reached[1:3, 1:3].all() and reached.sum() == 4
     with pytest.raises(ValueError, match="radius"):
         grids.grown_block_any(mask, 6, 5)
+
+
+@pytest.mark.parametrize("factor, origin", [(5, (0, 0)), (4, (6, 3)), (2, (1, 0))])
+def test_upsample_linear_reproduces_a_plane_between_the_block_centres(factor, origin):
+    from radassist.image.detect import upsample_linear
+
+    rows, cols = np.mgrid[0:30, 0:20]
+    centre_r, centre_c = rows * factor + (factor - 1) / 2, cols * factor + (factor - 1) / 2
+    coarse = (0.3 * centre_r - 0.7 * centre_c + 2.0).astype(np.float32)
+    shape = (30 * factor - origin[0] - factor, 20 * factor - origin[1] - factor)
+    out = upsample_linear(coarse, factor, shape, origin)
+    fr, fc = np.mgrid[0:shape[0], 0:shape[1]]
+    fr, fc = fr + origin[0], fc + origin[1]
+    interior = (fr >= (factor - 1) / 2) & (fc >= (factor - 1) / 2)  # between block centres
+    np.testing.assert_allclose(out[interior], (0.3 * fr - 0.7 * fc + 2.0)[interior], atol=1e-4)
+    assert out.dtype == np.float32 and out.shape == shape

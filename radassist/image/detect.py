@@ -160,8 +160,15 @@ def upsample_linear(coarse: np.ndarray, factor: int, shape: tuple[int, int], ori
 
     r0, r1, wr = weights(shape[0], origin[0], coarse.shape[0])
     c0, c1, wc = weights(shape[1], origin[1], coarse.shape[1])
-    rows = coarse[r0] * (1 - wr)[:, None] + coarse[r1] * wr[:, None]
-    return rows[:, c0] * (1 - wc)[None, :] + rows[:, c1] * wc[None, :]
+    # Along the columns on the coarse rows first: the gathers of the second
+    # pass then copy whole rows.
+    cols = coarse[:, c0] * (1 - wc)[None, :] + coarse[:, c1] * wc[None, :]
+    out = np.take(cols, r0, axis=0)
+    out *= (1 - wr)[:, None]
+    lower = np.take(cols, r1, axis=0)
+    lower *= wr[:, None]
+    out += lower
+    return out
 
 
 def _tile_grid(values: np.ndarray, mask: np.ndarray, tile_px: int) -> tuple[np.ndarray, np.ndarray, int]:
