@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 from skimage.measure import label, regionprops
 
+from radassist.image import measure
 from radassist.image.measure import moment_shape
 
 
@@ -44,3 +45,26 @@ def test_moment_shape_of_a_line_along_the_columns_points_across_the_rows():
     assert major > 20 and minor == pytest.approx(0.0)
     assert abs(orientation) == pytest.approx(np.pi / 2)
     assert eccentricity == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_holes_equal_regionprops_euler_number_and_filled_area(seed):
+    from scipy import ndimage as ndi
+    from skimage.measure import regionprops
+
+    rng = np.random.default_rng(seed)
+    field = ndi.gaussian_filter(rng.random((60, 60)), 1.5)
+    labels, _ = ndi.label(field > np.quantile(field, rng.uniform(0.3, 0.8)))
+    regions = regionprops(labels)
+    assert regions
+    for region in regions:
+        assert measure.holes(region.image) == (region.euler_number, region.area_filled)
+
+
+def test_holes_count_a_ring_and_two_corner_touching_holes():
+    ring = np.ones((7, 7), bool)
+    ring[2:5, 2:5] = False
+    assert measure.holes(ring) == (0, 49)
+    twin = np.ones((6, 6), bool)
+    twin[2, 2] = twin[3, 3] = False          # touch at a corner: two holes, one filled region
+    assert measure.holes(twin) == (-1, 36)
