@@ -151,3 +151,24 @@ def test_the_texture_at_a_lesion_beside_the_tibia_is_soft_tissue_again():
     # The texture along the cortex, away from the lump, stays.
     far_band = band & ~ndi.binary_dilation(lump, iterations=int(radius) + 4)
     assert busy[far_band].mean() > 0.8
+
+
+def test_a_collimation_band_goes_on_through_its_penumbra_where_the_shutter_is_tilted():
+    from radassist.image.segment import COLLIMATION_MARGIN_MM, find_collimation
+
+    # 1 mm grid, a bright band on the left whose edge moves from 20 to 30 mm
+    # down the image, then a 6 mm penumbra falling steeply to the field.
+    rows, cols = 240, 160
+    image = np.full((rows, cols), 0.3, np.float32)
+    image += np.random.default_rng(0).normal(0, 0.005, image.shape).astype(np.float32)
+    edge = np.linspace(20, 30, rows).round().astype(int)
+    for r in range(rows):
+        image[r, : edge[r]] = 1.0
+        image[r, edge[r] : edge[r] + 6] = np.linspace(0.9, 0.4, 6)
+    field, sides = find_collimation(image, 1.0)
+    assert sides == ["left"]
+    first_open = np.argmax(field, axis=1)
+    # Every row's band reaches at least through its own penumbra, plus the margin ...
+    assert (first_open >= edge + 6).mean() > 0.95
+    # ... and no row's band is more than the margin beyond the deepest penumbra.
+    assert first_open.max() <= edge.max() + 6 + COLLIMATION_MARGIN_MM + 2

@@ -190,12 +190,12 @@ def _band_depths(lines: np.ndarray, lo: float, hi: float, mm_per_px: float) -> n
         drop = lines[k0 - 1 : k1 + 1] - lines[k0 : k1 + 2]  # drop[i] = fall into line k0 + i
         edge = np.argmax(drop[: k1 - k0 + 1], axis=0)
         steep = drop > step
-        extra = np.empty(lines.shape[1], dtype=int)
-        for j in range(lines.shape[1]):
-            k = edge[j]
-            while k + 1 < steep.shape[0] and steep[k + 1, j]:
-                k += 1
-            extra[j] = max(k0 + k + 1 - depth, 0)
+        # The first line past each position's edge that does not fall steeply
+        # (or the end of the drops) is where its band stops.
+        stops = ~steep & (np.arange(steep.shape[0])[:, None] > edge[None, :])
+        stops = np.vstack([stops, np.ones((1, steep.shape[1]), dtype=bool)])
+        k = np.argmax(stops, axis=0) - 1
+        extra = np.maximum(k0 + k + 1 - depth, 0)
     # Shutter edges are straight: a running maximum over ~15 mm removes the
     # noise of the per-position estimate without cutting into the penumbra.
     extra = ndi.maximum_filter1d(ndi.median_filter(extra, size=max(3, int(15 / mm_per_px) | 1)),
