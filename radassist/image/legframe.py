@@ -41,18 +41,21 @@ class StraightFrame:
         ``order`` 1 is bilinear, 0 nearest. Frame pixels whose source lies
         outside the grid (beyond its outermost pixel centres) take ``cval``,
         as :func:`scipy.ndimage.map_coordinates` with ``mode="constant"``
-        would give; skimage's affine warp does the interpolation, in half
-        the time.
+        gives. Bilinear sampling is skimage's affine warp, in half
+        ``map_coordinates``' time; skimage has no fast nearest-neighbour path.
         """
         image = np.asarray(image, dtype=np.float32)
+        rows, cols = self.source_coords()
+        if order != 1:
+            return ndi.map_coordinates(image, [rows, cols], order=order, mode="constant", cval=cval,
+                                       prefilter=False).astype(np.float32)
         c, s = np.cos(self.angle), np.sin(self.angle)
         # (column, row) of the grid from (column, row) of the frame, homogeneous.
         to_grid = np.array([[c, s, self.u0 * s + self.v0 * c],
                             [-s, c, self.u0 * c - self.v0 * s],
                             [0.0, 0.0, 1.0]])
-        out = warp(image, to_grid, output_shape=self.shape, order=order, mode="constant", cval=cval,
+        out = warp(image, to_grid, output_shape=self.shape, order=1, mode="constant", cval=cval,
                    preserve_range=True, clip=False).astype(np.float32, copy=False)
-        rows, cols = self.source_coords()
         out[(rows < 0) | (rows > image.shape[0] - 1) | (cols < 0) | (cols > image.shape[1] - 1)] = cval
         return out
 
