@@ -272,6 +272,9 @@ def analyze_image(
             kept, lambda g: {**_measured(g, found, grids, seg, contrast, snr, bone_distance),
                              **_mass_relation(g, found, grids, mass_regions)},
             grids.det_mm, seg.axis_angle)
+        named = len(kept)
+        kept = [(g, d) for g, d in kept if not artefacts.faint_unnamed(g.features, d.pattern)]
+        faint_unnamed = named - len(kept)
         # A mass is reported with the clusters that found it or lie in it.
         kept_ids = {id(g) for g, _ in kept}
         in_use = sorted({i for i, gid in found_by.items() if gid in kept_ids}
@@ -288,6 +291,7 @@ def analyze_image(
                                 spacing_mm if spacing_known else None) for i in in_use]
         _note(notes, on_edges, "amorphous cluster", "on a skin, fat-plane or bone edge excluded")
         _note(notes, smooth_lines, "smooth unbroken line", "without a second wall (fibula, cortex or fascia) excluded")
+        _note(notes, faint_unnamed, "faint lone focus", "of no recognisable shape excluded", plural="faint lone foci")
         patterns = [p for p in PATTERN_SIGNIFICANCE if any(c.pattern == p for c in clusters)]
         if found.count and not clusters:
             _note(notes, found.count, "faint focus", "below the reporting threshold ignored", plural="faint foci")

@@ -287,6 +287,20 @@ def unnamed_on_edge(features: dict[str, float], pattern: str) -> bool:
             and features.get("edge_step", 0.0) > UNNAMED_MAX_EDGE_STEP)
 
 
+def faint_unnamed(features: dict[str, float], pattern: str) -> bool:
+    """A lone focus that fits no pattern (``nonspecific``) and is faint at its peak.
+
+    A single focus is reported when its evidence, the larger of its peak
+    and its summed signal-to-noise, reaches :data:`MIN_SINGLE_FOCUS_SNR`
+    (:func:`enough_evidence`): a faint ring or a faint solid lesion has little
+    signal at any one point but much over its area. That shape is then its
+    second piece of evidence. A focus with no shape to name has only its
+    signal: it is kept when its peak alone reaches the bar.
+    """
+    return (pattern == "nonspecific" and features.get("lesion_count", 0.0) <= 1
+            and features.get("peak_snr", 0.0) < MIN_SINGLE_FOCUS_SNR)
+
+
 def smooth_lone_line(features: dict[str, float], pattern: str) -> bool:
     """A cluster named ``arterial`` that is one smooth, unbroken line with no second wall.
 
