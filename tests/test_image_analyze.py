@@ -280,17 +280,21 @@ def test_only_unnamed_clusters_on_a_strong_edge_are_dropped_as_edge_artefacts():
     assert unnamed_on_edge(on_edge | {"lone_solid_nodule": 1.0, "largest_solidity": 0.5}, "nonspecific")
 
 
-def test_a_lone_unnamed_focus_needs_its_peak_to_reach_the_single_focus_bar():
+def test_a_lone_unnamed_blob_needs_its_peak_to_reach_the_single_focus_bar():
     from radassist.image.artefacts import MIN_SINGLE_FOCUS_SNR, faint_unnamed
 
-    faint = {"lesion_count": 1.0, "peak_snr": MIN_SINGLE_FOCUS_SNR * 0.7}
-    bright = {"lesion_count": 1.0, "peak_snr": MIN_SINGLE_FOCUS_SNR * 1.2}
+    from radassist.image.artefacts import FAINT_BLOB_MIN_SOLIDITY
+
+    faint = {"lesion_count": 1.0, "peak_snr": MIN_SINGLE_FOCUS_SNR * 0.7, "largest_solidity": 0.8}
+    bright = faint | {"peak_snr": MIN_SINGLE_FOCUS_SNR * 1.2}
     assert faint_unnamed(faint, "nonspecific")
     assert not faint_unnamed(bright, "nonspecific")
-    # A named shape is evidence of its own; several foci are a cluster's.
+    # A named shape is evidence of its own; several foci are a cluster's; a
+    # piece of an arc or a ring (a faint laminated lesion's outer ring) is a shape too.
     for pattern in ("phlebolith", "laminated", "diffuse", "eccentric"):
         assert not faint_unnamed(faint, pattern)
     assert not faint_unnamed(faint | {"lesion_count": 2.0}, "nonspecific")
+    assert not faint_unnamed(faint | {"largest_solidity": FAINT_BLOB_MIN_SOLIDITY * 0.8}, "nonspecific")
 
 
 def test_a_lone_streak_on_an_edge_is_an_artefact_but_a_beaded_wall_or_a_streak_on_flat_tissue_is_not():

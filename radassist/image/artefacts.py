@@ -54,6 +54,9 @@ MIN_CLUSTER_FOCI = 3
 MIN_FEW_FOCI_SNR = 7.0
 MIN_SINGLE_FOCUS_SNR = 8.0
 MIN_SINGLE_FOCUS_AREA_MM2 = 1.0
+#: A lone unnamed focus this solid (area over convex area) is a blob, whose
+#: peak must reach MIN_SINGLE_FOCUS_SNR (see :func:`faint_unnamed`).
+FAINT_BLOB_MIN_SOLIDITY = 0.5
 
 #: A cluster of thin foci (median width up to this) lying mostly (this fraction)
 #: within this distance of bone is the bone's cortical rim.
@@ -288,16 +291,20 @@ def unnamed_on_edge(features: dict[str, float], pattern: str) -> bool:
 
 
 def faint_unnamed(features: dict[str, float], pattern: str) -> bool:
-    """A lone focus that fits no pattern (``nonspecific``) and is faint at its peak.
+    """A lone blob that fits no pattern (``nonspecific``) and is faint at its peak.
 
     A single focus is reported when its evidence, the larger of its peak
     and its summed signal-to-noise, reaches :data:`MIN_SINGLE_FOCUS_SNR`
     (:func:`enough_evidence`): a faint ring or a faint solid lesion has little
     signal at any one point but much over its area. That shape is then its
-    second piece of evidence. A focus with no shape to name has only its
-    signal: it is kept when its peak alone reaches the bar.
+    second piece of evidence. A blob with no shape to name has only its
+    signal: it is kept when its peak alone reaches the bar. A piece of an arc
+    or a ring (less than :data:`FAINT_BLOB_MIN_SOLIDITY` of its hull filled)
+    keeps its summed evidence: the outer rings of a faint laminated lesion
+    are often found as such pieces.
     """
     return (pattern == "nonspecific" and features.get("lesion_count", 0.0) <= 1
+            and features.get("largest_solidity", 1.0) >= FAINT_BLOB_MIN_SOLIDITY
             and features.get("peak_snr", 0.0) < MIN_SINGLE_FOCUS_SNR)
 
 
