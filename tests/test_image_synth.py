@@ -33,7 +33,8 @@ WEAK_NAMING = {
     "peripheral_plaque": "rim arcs are detected in pieces and called arterial",
     "arterial": "beaded wall segments next to bone are lost with the bone margin",
     "phlebolith": "small nodules next to other foci are called nonspecific",
-    "nonspecific": "clumps are often called phlebolith or diffuse",
+    "nonspecific": ("clumps are often called phlebolith or diffuse, and a faint lone blob whose peak "
+                    "stays under the single-focus bar is left out (artefacts.faint_unnamed)"),
 }
 
 
