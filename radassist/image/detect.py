@@ -299,7 +299,8 @@ def detect_foci(
     # segmentation grid), so an object's full contrast is measured however
     # large it is.
     set_aside = np.zeros(seg_image.shape, dtype=bool)
-    margin = min(max(1, int(round(EXCLUDE_MARGIN_MM / det_mm))), ratio)  # under one segmentation pixel
+    # The margin (0.75 mm) is less than a segmentation pixel: it reaches the neighbouring blocks only.
+    margin = min(max(1, int(round(EXCLUDE_MARGIN_MM / det_mm))), ratio)
     set_aside[sr0:sr1, sc0:sc1] = grown_block_any(objects, margin, ratio)[: sr1 - sr0, : sc1 - sc0]
     if axis_angle is not None and leg_seg is not None:
         set_aside |= _short_lumps(seg_image, leg_seg, allowed_seg, axis_angle, seg_mm, tissue_contrast)

@@ -120,7 +120,8 @@ def line_opening(straight: np.ndarray, length: int, slope: float, fill: float = 
         Image in a straight frame (axis along the rows); bool images are
         opened as 0/1.
     length : int
-        Line length in rows (odd, so the line is centred).
+        Line length in rows (an odd length centres the line on each pixel;
+        an even one shifts it by half a row, which an opening undoes).
     slope : float
         Columns per row.
     fill : float
