@@ -120,8 +120,9 @@ def line_opening(straight: np.ndarray, length: int, slope: float, fill: float = 
         Image in a straight frame (axis along the rows); bool images are
         opened as 0/1.
     length : int
-        Line length in rows (an odd length centres the line on each pixel;
-        an even one shifts it by half a row, which an opening undoes).
+        Line length in rows. With an even length both running extremes
+        lean the same half row, so the result is the opening moved by one
+        row (as :func:`.bone._trim_bulges` has always used it).
     slope : float
         Columns per row.
     fill : float
