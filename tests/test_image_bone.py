@@ -88,3 +88,17 @@ def test_flood_equals_the_full_watershed(seed):
     flooded = bone.flood(gradient, markers)
     np.testing.assert_array_equal(flooded, watershed(gradient, markers))
     assert set(np.unique(flooded)) == {1, 2, 3}
+
+
+@pytest.mark.parametrize("nudge", [-1e-9, 1e-9])
+def test_a_rounding_nudge_of_the_fitted_edge_changes_no_lobe(monkeypatch, nudge):
+    # A shaft's edges are exactly straight here, so the fit lands on a pixel
+    # column; whether it lands a hair inside or outside must not decide
+    # whether the whole edge column joins the lobe.
+    shaft = _shaft()
+    lesion = _ellipse(shaft.shape, (150, 68), 25, 12)
+    expected = _lobes(shaft | lesion)
+    fit = bone._edge_curve
+    monkeypatch.setattr(bone, "_edge_curve", lambda rows, edge, tol: fit(rows, edge, tol) + nudge)
+    np.testing.assert_array_equal(_lobes(shaft | lesion), expected)
+    assert expected[lesion & ~shaft].mean() > 0.95

@@ -433,7 +433,9 @@ def _side_lobes(bone: np.ndarray, labels: np.ndarray, long_labels: list[int], jo
         out[rows] = np.maximum(fitted[0][:, None] - cols[None, :], cols[None, :] - fitted[1][:, None]).clip(0)
         out[rows] *= inside
         beyond = out > depth
-        lobe_labels, n = ndi.label(out > 0)  # the lobe itself reaches back to the fitted edge
+        # The lobe reaches back to the fitted edge: to half a pixel beyond it, so that
+        # the fit landing a hair either side of an exactly straight edge decides nothing.
+        lobe_labels, n = ndi.label(out > 0.5)
         if n == 0:
             continue
         deep = np.zeros(n + 1, dtype=bool)
