@@ -262,19 +262,14 @@ def analyze_image(
 
     with _stage(timings, "classify"):
         decided = [(g, classify.decide(g.features)) for g in groups]
-        kept = [(g, d) for g, d in decided if not artefacts.unnamed_on_edge(g.features, d.pattern)]
-        on_edges = len(decided) - len(kept)
-        lines_named = len(kept)
-        kept = [(g, d) for g, d in kept if not artefacts.smooth_lone_line(g.features, d.pattern)]
-        smooth_lines = lines_named - len(kept)
+        kept, on_edges = _without(decided, artefacts.unnamed_on_edge)
+        kept, smooth_lines = _without(kept, artefacts.smooth_lone_line)
         kept = _with_nodule_company(kept)
         kept = _with_artery_fragments(
             kept, lambda g: {**_measured(g, found, grids, seg, contrast, snr, bone_distance),
                              **_mass_relation(g, found, grids, mass_regions)},
             grids.det_mm, seg.axis_angle)
-        named = len(kept)
-        kept = [(g, d) for g, d in kept if not artefacts.faint_unnamed(g.features, d.pattern)]
-        faint_unnamed = named - len(kept)
+        kept, faint_unnamed = _without(kept, artefacts.faint_unnamed)
         # A mass is reported with the clusters that found it or lie in it.
         kept_ids = {id(g) for g, _ in kept}
         in_use = sorted({i for i, gid in found_by.items() if gid in kept_ids}
@@ -388,6 +383,12 @@ def _compact_raised(seg: segment.Segmentation, background: np.ndarray) -> np.nda
         extent = max(box[0].stop - box[0].start, box[1].stop - box[1].start)
         lesion[k] = extent <= limit and not (own & seg.joint[box]).any() and (own & seg.bone[box]).any()
     return ndi.binary_dilation(lesion[labels], iterations=1)
+
+
+def _without(kept: list[tuple[cluster.Group, classify.Decision]], rule) -> tuple[list[tuple[cluster.Group, classify.Decision]], int]:
+    """The named clusters that ``rule(features, pattern)`` does not exclude, and how many it did."""
+    out = [(g, d) for g, d in kept if not rule(g.features, d.pattern)]
+    return out, len(kept) - len(out)
 
 
 def _with_nodule_company(kept: list[tuple[cluster.Group, classify.Decision]]) -> list[tuple[cluster.Group, classify.Decision]]:

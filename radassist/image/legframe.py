@@ -35,6 +35,12 @@ class StraightFrame:
         ca, sa = np.float32(np.cos(self.angle)), np.float32(np.sin(self.angle))
         return i * ca - j * sa, i * sa + j * ca
 
+    def frame_coords(self, grid_shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+        """Straight-frame ``(i, j)`` coordinates of every grid pixel (float32): the inverse of :meth:`source_coords`."""
+        rr, cc = np.indices(grid_shape, dtype=np.float32)
+        ca, sa = np.float32(np.cos(self.angle)), np.float32(np.sin(self.angle))
+        return rr * ca + cc * sa - np.float32(self.u0), -rr * sa + cc * ca - np.float32(self.v0)
+
     def sample(self, image: np.ndarray, order: int = 1, cval: float = 0.0) -> np.ndarray:
         """The grid image resampled onto the straight frame.
 
@@ -68,10 +74,7 @@ class StraightFrame:
                              [0.0, 0.0, 1.0]])
         out = warp(np.asarray(straight, dtype=np.float32), to_frame, output_shape=fallback.shape, order=1,
                    mode="constant", cval=0.0, preserve_range=True, clip=False).astype(np.float32, copy=False)
-        rr, cc = np.indices(fallback.shape, dtype=np.float32)
-        ca, sa = np.float32(c), np.float32(s)
-        i = rr * ca + cc * sa - np.float32(self.u0)
-        j = -rr * sa + cc * ca - np.float32(self.v0)
+        i, j = self.frame_coords(fallback.shape)
         inside = (i >= 0) & (i <= self.shape[0] - 1) & (j >= 0) & (j <= self.shape[1] - 1)
         return np.where(inside, out, np.asarray(fallback, dtype=np.float32))
 
@@ -81,10 +84,7 @@ class StraightFrame:
 
     def back(self, straight: np.ndarray, grid_shape: tuple[int, int]) -> np.ndarray:
         """Nearest-neighbour map of a straight-frame array back onto the grid (0 outside)."""
-        rr, cc = np.indices(grid_shape, dtype=np.float32)
-        ca, sa = np.float32(np.cos(self.angle)), np.float32(np.sin(self.angle))
-        i = np.rint(rr * ca + cc * sa - np.float32(self.u0)).astype(np.intp)
-        j = np.rint(-rr * sa + cc * ca - np.float32(self.v0)).astype(np.intp)
+        i, j = (np.rint(x).astype(np.intp) for x in self.frame_coords(grid_shape))
         inside = (i >= 0) & (i < self.shape[0]) & (j >= 0) & (j < self.shape[1])
         out = np.zeros(grid_shape, dtype=straight.dtype)
         out[inside] = straight[i[inside], j[inside]]
